@@ -1,0 +1,44 @@
+# tokend — run `make help` for the targets.
+GO      ?= go
+ADDR    ?= 127.0.0.1:8080
+DATA    ?= data
+HTMX_VERSION ?= 2.0.11
+
+.PHONY: help run test generate check-generated lint bench build vendor-htmx clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## Build bin/tokend
+	$(GO) build -o bin/tokend ./cmd/tokend
+
+run: build ## Start tokend on http://localhost:8080 with demo data in ./data
+	./bin/tokend serve --db $(DATA)/tokend.db --addr $(ADDR) --demo
+
+test: check-generated lint ## Run every check and test, as CI does
+	$(GO) test -race -count=1 ./...
+
+generate: ## Regenerate the templ views
+	$(GO) tool templ generate -path views
+
+check-generated: ## Fail if a *_templ.go file is not what its .templ makes
+	@templ=$$($(GO) tool -n templ) && tmp=$$(mktemp -d) && mkdir $$tmp/views && cp views/*.templ $$tmp/views/ && \
+	(cd $$tmp && $$templ generate -path views >/dev/null 2>&1) && \
+	for f in $$tmp/views/*_templ.go; do \
+		cmp -s $$f views/$$(basename $$f) || { echo "views/$$(basename $$f) is stale: run make generate"; rm -rf $$tmp; exit 1; }; \
+	done; rm -rf $$tmp; echo "templ output is fresh"
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: ## Run the Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vendor-htmx: ## Refresh static/htmx.min.js from the npm package htmx.org
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-*.tgz && \
+	cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js && rm -rf $$tmp
+
+clean: ## Remove the build and the demo database
+	rm -rf bin $(DATA)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+const usage = `tokend: access tokens for an organization's integrations
+
+Usage:
+  tokend serve [--db FILE] [--addr HOST:PORT] [--demo]
+  tokend user add --org NAME --email EMAIL --name NAME --role ROLE[,ROLE] [--db FILE]
+  tokend user remove --email EMAIL [--db FILE]
+  tokend user list [--org NAME] [--db FILE]
+
+Environment:
+  TOKEND_DB            database file (default tokend.db)
+  TOKEND_ADDR          address to serve on (default 127.0.0.1:8080)
+  TOKEND_SESSION_KEY   secret for session cookies, at least 32 bytes; without it
+                       one is made and kept in FILE.session-key beside the database
+  TOKEND_PASSWORD      password for 'user add'; without it, read from standard input
+
+Roles: owner, admin, video, viewer, billing, support.
+`
+
+// env looks up an environment variable, as os.Getenv does.
+type env func(string) string
+
+// run is the whole program: main only wires it to the process.
+func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		if len(rest) == 0 {
+			fmt.Fprint(stderr, usage)
+			return errors.New("user: say add, remove or list")
+		}
+		switch sub, rest := rest[0], rest[1:]; sub {
+		case "add":
+			return userAdd(ctx, rest, getenv, stdin, stdout, stderr)
+		case "remove":
+			return userRemove(ctx, rest, getenv, stdout, stderr)
+		case "list":
+			return userList(ctx, rest, getenv, stdout, stderr)
+		default:
+			return fmt.Errorf("user %s: unknown command; say add, remove or list", sub)
+		}
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// newFlags makes a flag set that reports errors as returned errors, not by
+// exiting, and prints its usage to stderr.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// orDefault returns the environment's value for key, else def.
+func orDefault(getenv env, key, def string) string {
+	if v := strings.TrimSpace(getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// listFlag is a flag that may be given more than once.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }

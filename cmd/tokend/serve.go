@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"tokend/store"
+	"tokend/web"
+)
+
+func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`, created if missing")
+	addr := fs.String("addr", orDefault(getenv, "TOKEND_ADDR", "127.0.0.1:8080"), "`address` to listen on")
+	demo := fs.Bool("demo", false, "on first start, add a demo organization and print how to sign in")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if dir := filepath.Dir(*dbPath); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	db, err := store.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	key, err := sessionKey(getenv, *dbPath)
+	if err != nil {
+		return err
+	}
+	if *demo {
+		if err := seedDemo(ctx, db, stdout); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := web.New(db, web.Config{SessionKey: key, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	httpServer := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "tokend serving http://%s (database %s)\n", displayAddr(ln.Addr()), *dbPath)
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Finish the requests in flight, then stop.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "tokend stopped")
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	s := a.String()
+	if strings.HasPrefix(s, "127.0.0.1:") {
+		return "localhost:" + strings.TrimPrefix(s, "127.0.0.1:")
+	}
+	return s
+}
+
+// sessionKey is TOKEND_SESSION_KEY or, without it, a key made once and kept
+// beside the database, so restarts keep people signed in.
+func sessionKey(getenv env, dbPath string) ([]byte, error) {
+	if k := getenv("TOKEND_SESSION_KEY"); k != "" {
+		if len(k) < web.MinSessionKeyLen {
+			return nil, fmt.Errorf("TOKEND_SESSION_KEY must be at least %d bytes", web.MinSessionKeyLen)
+		}
+		return []byte(k), nil
+	}
+	path := dbPath + ".session-key"
+	k, err := os.ReadFile(path)
+	if err == nil {
+		if k := strings.TrimSpace(string(k)); len(k) >= web.MinSessionKeyLen {
+			return []byte(k), nil
+		}
+		return nil, fmt.Errorf("%s holds a key shorter than %d bytes", path, web.MinSessionKeyLen)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	k = []byte(hex.EncodeToString(b))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return sessionKey(getenv, dbPath) // another process made it first
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(append(k, '\n')); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return k, f.Close()
+}

@@ -1,0 +1,78 @@
+// tokend's page behaviour on top of htmx. Everything here is an enhancement:
+// without JavaScript the same steps work as plain links, forms and pages.
+(function () {
+  "use strict";
+
+  // The element that opened the dialog, to give focus back when it closes.
+  let opener = null;
+
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.target && e.detail.target.id === "dialog-slot") {
+      opener = e.detail.elt;
+    }
+  });
+
+  // A dialog that htmx puts on the page opens as a modal at once.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    const dialog = e.detail.target.querySelector && e.detail.target.querySelector("dialog");
+    if (dialog && !dialog.open) {
+      dialog.addEventListener("close", function () {
+        dialog.remove();
+        restoreFocus();
+      });
+      dialog.showModal();
+    }
+  });
+
+  // The revoke went through: close the dialog; the lists were swapped.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    const dialog = e.detail.elt.closest && e.detail.elt.closest("dialog");
+    if (dialog && e.detail.successful) {
+      opener = null; // its row is gone; the status message takes focus
+      dialog.close();
+      const flash = document.querySelector("[data-testid=flash]");
+      if (flash) flash.focus();
+    }
+  });
+
+  function restoreFocus() {
+    if (opener && document.body.contains(opener)) opener.focus();
+    opener = null;
+  }
+
+  document.addEventListener("click", function (e) {
+    const close = e.target.closest("[data-close-dialog]");
+    if (close) {
+      close.closest("dialog").close();
+      return;
+    }
+    const copy = e.target.closest("[data-copy]");
+    if (copy) copyKey(copy);
+  });
+
+  function copyKey(button) {
+    const input = document.getElementById(button.dataset.copy);
+    const status = document.querySelector("[data-testid=copy-status]");
+    input.select();
+    const done = function () { status.textContent = "Copied to the clipboard."; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () {
+        status.textContent = "Press Ctrl+C (⌘C on a Mac) to copy the selected key.";
+      });
+    } else if (document.execCommand && document.execCommand("copy")) {
+      done();
+    } else {
+      status.textContent = "Press Ctrl+C (⌘C on a Mac) to copy the selected key.";
+    }
+  }
+
+  // Copy buttons are hidden until there is script to make them work.
+  function showCopyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (b) { b.hidden = false; });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", showCopyButtons);
+  } else {
+    showCopyButtons();
+  }
+})();

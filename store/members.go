@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+const (
+	defaultPasswordCost = 12
+	MinPasswordLen      = 12
+	// bcrypt reads no further than 72 bytes; a longer password would be
+	// silently cut, so it is refused instead.
+	maxPasswordBytes = 72
+
+	// SessionLifetime is how long a sign-in lasts without signing in again.
+	SessionLifetime = 7 * 24 * time.Hour
+)
+
+// Member is a person in an organization.
+type Member struct {
+	ID        int64
+	OrgID     int64
+	OrgName   string
+	Email     string
+	Name      string
+	Roles     []Role
+	CreatedAt time.Time
+	LeftAt    time.Time // zero while the member is in the organization
+}
+
+// IsOwner reports whether m is the organization owner.
+func (m Member) IsOwner() bool { return slices.Contains(m.Roles, RoleOwner) }
+
+// NewMember is what `tokend user add` asks for.
+type NewMember struct {
+	OrgName  string
+	Email    string
+	Name     string
+	Password string
+	Roles    []Role
+}
+
+// CreateMember adds a member, creating the organization on first use of its
+// name. It refuses a second owner, a duplicate email and a weak password.
+func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
+	nm.OrgName = strings.TrimSpace(nm.OrgName)
+	nm.Email = strings.TrimSpace(nm.Email)
+	nm.Name = strings.TrimSpace(nm.Name)
+	nm.Roles = sortRoles(slices.Clone(nm.Roles))
+	if err := nm.validate(); err != nil {
+		return Member{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(nm.Password), d.PasswordCost)
+	if err != nil {
+		return Member{}, err
+	}
+
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Member{}, err
+	}
+	defer tx.Rollback()
+
+	now := d.now()
+	orgID, err := findOrCreateOrg(ctx, tx, nm.OrgName, now)
+	if err != nil {
+		return Member{}, err
+	}
+	if slices.Contains(nm.Roles, RoleOwner) {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT email FROM members
+			WHERE org_id = ? AND left_at IS NULL AND instr(' ' || roles || ' ', ' owner ') > 0`, orgID).Scan(&owner)
+		if err == nil {
+			return Member{}, &Error{Code: ECONFLICT, Field: "roles", Message: "organization " + nm.OrgName + " already has an owner (" + owner + ")"}
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return Member{}, err
+		}
+	}
+	var taken int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM members WHERE email = ?`, nm.Email).Scan(&taken); err != nil {
+		return Member{}, err
+	} else if taken > 0 {
+		return Member{}, &Error{Code: ECONFLICT, Field: "email", Message: "a member with email " + nm.Email + " already exists"}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO members (org_id, email, name, password_hash, roles, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, orgID, nm.Email, nm.Name, string(hash), joinRoles(nm.Roles, " "), now.Unix())
+	if err != nil {
+		return Member{}, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return Member{}, err
+	}
+	m, err := findMember(ctx, tx, `m.id = ?`, id)
+	if err != nil {
+		return Member{}, err
+	}
+	return m, tx.Commit()
+}
+
+func (nm NewMember) validate() error {
+	switch {
+	case nm.OrgName == "":
+		return fieldError("org", "organization name is required")
+	case utf8.RuneCountInString(nm.OrgName) > 100:
+		return fieldError("org", "organization name must be at most 100 characters")
+	case !validEmail(nm.Email):
+		return fieldError("email", "%q is not an email address", nm.Email)
+	case nm.Name == "":
+		return fieldError("name", "name is required")
+	case utf8.RuneCountInString(nm.Name) > 100 || strings.ContainsFunc(nm.Name, unicode.IsControl):
+		return fieldError("name", "name must be at most 100 characters, without control characters")
+	case len(nm.Roles) == 0:
+		return fieldError("roles", "at least one role is required")
+	}
+	for _, r := range nm.Roles {
+		if !r.Valid() {
+			return fieldError("roles", "%q is not a role", r)
+		}
+	}
+	return validatePassword(nm.Password)
+}
+
+func validEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && len(s) <= 254 &&
+		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+}
+
+func validatePassword(p string) error {
+	switch {
+	case p == "":
+		return fieldError("password", "password is empty")
+	case utf8.RuneCountInString(p) < MinPasswordLen:
+		return fieldError("password", "password is too weak: use at least %d characters", MinPasswordLen)
+	case len(p) > maxPasswordBytes:
+		return fieldError("password", "password is too long: at most %d bytes", maxPasswordBytes)
+	case strings.Count(p, p[:1]) == len(p):
+		return fieldError("password", "password is too weak: it repeats one character")
+	}
+	return nil
+}
+
+func findOrCreateOrg(ctx context.Context, tx *sql.Tx, name string, now time.Time) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM orgs WHERE name = ?`, name).Scan(&id)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return id, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO orgs (name, created_at) VALUES (?, ?)`, name, now.Unix())
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+const memberColumns = `m.id, m.org_id, o.name, m.email, m.name, m.roles, m.created_at, m.left_at`
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func findMember(ctx context.Context, q queryer, where string, args ...any) (Member, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id WHERE `+where, args...)
+	m, err := scanMember(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Member{}, Errorf(ENOTFOUND, "no such member")
+	}
+	return m, err
+}
+
+func scanMember(s interface{ Scan(...any) error }) (Member, error) {
+	var m Member
+	var roles string
+	var created int64
+	var left sql.NullInt64
+	if err := s.Scan(&m.ID, &m.OrgID, &m.OrgName, &m.Email, &m.Name, &roles, &created, &left); err != nil {
+		return Member{}, err
+	}
+	m.Roles = splitRoles(roles)
+	m.CreatedAt = unixTime(created)
+	m.LeftAt = nullUnixTime(left)
+	return m, nil
+}
+
+// Members lists the members of the organization named orgName, or of every
+// organization when orgName is empty, including those who left.
+func (d *DB) Members(ctx context.Context, orgName string) ([]Member, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
+		WHERE ? = '' OR o.name = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email`, orgName, orgName)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ms []Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}
+
+// ErrBadCredentials is the one answer to a failed sign-in, whichever part
+// was wrong.
+var ErrBadCredentials = Errorf(EFORBIDDEN, "Incorrect email or password.")
+
+// A hash to compare against when the email is unknown, so that a wrong email
+// costs as long as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tokend-dummy-password"), defaultPasswordCost)
+
+// Authenticate returns the member with this email and password, still in
+// their organization, or ErrBadCredentials.
+func (d *DB) Authenticate(ctx context.Context, email, password string) (Member, error) {
+	var hash string
+	var id int64
+	err := d.db.QueryRowContext(ctx, `SELECT id, password_hash FROM members WHERE email = ? AND left_at IS NULL`,
+		strings.TrimSpace(email)).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return Member{}, ErrBadCredentials
+	} else if err != nil {
+		return Member{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return Member{}, ErrBadCredentials
+	}
+	return findMember(ctx, d.db, `m.id = ?`, id)
+}
+
+// RemoveMember takes a member out of their organization: their personal
+// tokens stop working at once and show as revoked because the member left;
+// their sessions end. System tokens they made keep working. The owner cannot
+// be removed, since the organization would be left without one.
+func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Member{}, err
+	}
+	defer tx.Rollback()
+
+	m, err := findMember(ctx, tx, `m.email = ?`, strings.TrimSpace(email))
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return Member{}, Errorf(ENOTFOUND, "no member has email %s", email)
+	case err != nil:
+		return Member{}, err
+	case !m.LeftAt.IsZero():
+		return Member{}, Errorf(ECONFLICT, "%s already left %s", m.Email, m.OrgName)
+	case m.IsOwner():
+		return Member{}, Errorf(EFORBIDDEN, "%s is the owner of %s and cannot be removed", m.Email, m.OrgName)
+	}
+	now := d.now().Unix()
+	if _, err := tx.ExecContext(ctx, `UPDATE members SET left_at = ? WHERE id = ?`, now, m.ID); err != nil {
+		return Member{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = 'member_left'
+		WHERE member_id = ? AND revoked_at IS NULL`, now, m.ID); err != nil {
+		return Member{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE member_id = ?`, m.ID); err != nil {
+		return Member{}, err
+	}
+	m.LeftAt = unixTime(now)
+	return m, tx.Commit()
+}
+
+// CreateSession signs a member in and returns the session id for the cookie.
+// Only the id's digest is stored.
+func (d *DB) CreateSession(ctx context.Context, memberID int64) (string, error) {
+	sid := base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	digest := DigestOf(sid)
+	now := d.now()
+	_, err := d.db.ExecContext(ctx, `INSERT INTO sessions (digest, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		digest[:], memberID, now.Unix(), now.Add(SessionLifetime).Unix())
+	return sid, err
+}
+
+// SessionMember returns the member signed in with session id sid: the
+// session must be unexpired and the member still in the organization.
+func (d *DB) SessionMember(ctx context.Context, sid string) (Member, error) {
+	digest := DigestOf(sid)
+	m, err := findMember(ctx, d.db, `m.id = (SELECT member_id FROM sessions WHERE digest = ? AND expires_at > ?)
+		AND m.left_at IS NULL`, digest[:], d.now().Unix())
+	if ErrorCode(err) == ENOTFOUND {
+		return Member{}, Errorf(ENOTFOUND, "not signed in")
+	}
+	return m, err
+}
+
+// DeleteSession signs a session out. Deleting an unknown session is no error.
+func (d *DB) DeleteSession(ctx context.Context, sid string) error {
+	digest := DigestOf(sid)
+	_, err := d.db.ExecContext(ctx, `DELETE FROM sessions WHERE digest = ? OR expires_at <= ?`, digest[:], d.now().Unix())
+	return err
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}

@@ -1,0 +1,136 @@
+// Package views renders tokend's pages and fragments with templ. Components
+// take the plain view models below, shaped for display; nothing here reads
+// the database.
+package views
+
+// Viewer is the signed-in member as every page shows them.
+type Viewer struct {
+	Name    string
+	Email   string
+	OrgName string
+	// RoleTitles are the member's roles as people read them.
+	RoleTitles []string
+	IsOwner    bool
+	// CSRF is the token each state-changing form carries.
+	CSRF string
+}
+
+// Initial is the letter in the profile button.
+func (v Viewer) Initial() string {
+	for _, r := range v.Name {
+		return string(r)
+	}
+	return "?"
+}
+
+// TokenRow is one token in a list.
+type TokenRow struct {
+	ID      int64
+	Name    string
+	Hint    string // e.g. tkp_…a1B9
+	Created string // e.g. Nov 26, 2026
+	// CreatedISO is the machine-readable form for <time datetime>.
+	CreatedISO string
+	// Member is whose personal token this is, in Organization User Tokens.
+	Member string
+	// Roles are a system token's roles, as people read them.
+	Roles     []string
+	RevokeURL string
+}
+
+// TokensPage is the Token Management page.
+type TokensPage struct {
+	Viewer Viewer
+	Lists  TokenLists
+	// NewKey is set only in the one response after a token is created.
+	NewKey *NewKey
+}
+
+// TokenLists are the lists on the Token Management page, the part htmx
+// swaps after a revoke.
+type TokenLists struct {
+	// Flash is a one-time message: what just happened.
+	Flash string
+	// OwnerRoles says whose roles a personal token of the viewer acts with.
+	OwnerRoles string
+	IsOwner    bool
+	OrgName    string
+	MyTokens   []TokenRow
+	// UserTokens and SystemTokens are the owner's only.
+	UserTokens   []TokenRow
+	SystemTokens []TokenRow
+}
+
+// NewKey is a token's secret, shown once.
+type NewKey struct {
+	KindTitle string // "personal" or "system"
+	Name      string
+	Key       string
+}
+
+// RoleOption is a checkbox in the Roles group.
+type RoleOption struct {
+	Key     string
+	Title   string
+	Checked bool
+}
+
+// TokenForm is Add New Personal Token or Add New System Token, empty or
+// again with what was typed and what was wrong with it.
+type TokenForm struct {
+	Viewer Viewer
+	System bool
+	Name   string
+	Roles  []RoleOption
+	// Errors by field: "name", "roles", or "" for the form as a whole.
+	Errors map[string]string
+}
+
+// Title is the form's heading, in the seed's words.
+func (f TokenForm) Title() string {
+	if f.System {
+		return "Add New System Token"
+	}
+	return "Add New Personal Token"
+}
+
+// Action is where the form posts.
+func (f TokenForm) Action() string {
+	if f.System {
+		return "/tokens/system"
+	}
+	return "/tokens/personal"
+}
+
+// Submit is the button's text, in the seed's words.
+func (f TokenForm) Submit() string {
+	if f.System {
+		return "Create System Token"
+	}
+	return "Create Personal Token"
+}
+
+// RevokeConfirm asks whether to revoke one token.
+type RevokeConfirm struct {
+	Viewer    Viewer
+	Token     TokenRow
+	KindTitle string // "personal" or "system"
+	// AlreadyRevoked says there is nothing left to confirm.
+	AlreadyRevoked bool
+}
+
+// LoginPage is the sign-in form.
+type LoginPage struct {
+	CSRF  string
+	Email string
+	Next  string
+	Error string
+}
+
+// ErrorPage tells a person what went wrong, in words.
+type ErrorPage struct {
+	Viewer  *Viewer // nil when not signed in
+	Status  int
+	Title   string
+	Message string
+}

@@ -1,0 +1,70 @@
+// Package web is tokend's HTTP server: Echo routes, handlers, sessions and
+// the one error handler. It calls store for every decision and renders views.
+package web
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"tokend/store"
+)
+
+// MinSessionKeyLen is the shortest secret the session cookie is keyed with.
+const MinSessionKeyLen = 32
+
+// Config is what a Server needs beyond the database.
+type Config struct {
+	// SessionKey signs and encrypts the session cookie; at least
+	// MinSessionKeyLen bytes.
+	SessionKey []byte
+	Logger     *slog.Logger
+}
+
+// Server holds the dependencies every handler uses.
+type Server struct {
+	db       *store.DB
+	sessions *sessions.CookieStore
+	log      *slog.Logger
+	echo     *echo.Echo
+}
+
+// New builds the server and its routes.
+func New(db *store.DB, cfg Config) (*Server, error) {
+	if len(cfg.SessionKey) < MinSessionKeyLen {
+		return nil, fmt.Errorf("session key must be at least %d bytes, got %d", MinSessionKeyLen, len(cfg.SessionKey))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	// One secret, two keys: one signs the cookie, one encrypts it.
+	hashKey, err := hkdf.Key(sha256.New, cfg.SessionKey, nil, "tokend session hash", 32)
+	if err != nil {
+		return nil, err
+	}
+	blockKey, err := hkdf.Key(sha256.New, cfg.SessionKey, nil, "tokend session block", 32)
+	if err != nil {
+		return nil, err
+	}
+	cookies := sessions.NewCookieStore(hashKey, blockKey)
+	cookies.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(store.SessionLifetime.Seconds()),
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	s := &Server{db: db, sessions: cookies, log: cfg.Logger, echo: echo.New()}
+	s.echo.HideBanner = true
+	s.echo.HidePort = true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

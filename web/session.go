@@ -1,0 +1,179 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"tokend/store"
+	"tokend/views"
+)
+
+const (
+	sessionCookie = "tokend_session"
+	sessionIDKey  = "sid"
+	memberKey     = "member"
+)
+
+func (s *Server) session(c echo.Context) *sessions.Session {
+	// A cookie that fails to decode (tampered, or from another key) gives
+	// a new, empty session: the same as not signed in.
+	sess, _ := s.sessions.Get(c.Request(), sessionCookie)
+	sess.Options.Secure = isTLS(c)
+	return sess
+}
+
+func (s *Server) saveSession(c echo.Context, sess *sessions.Session) error {
+	return sess.Save(c.Request(), c.Response())
+}
+
+// requireMember lets a request through only for a signed-in member who is
+// still in their organization, and puts the member on the context. Anyone
+// else is sent to sign in, and brought back afterwards.
+func (s *Server) requireMember(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess := s.session(c)
+		if sid, ok := sess.Values[sessionIDKey].(string); ok {
+			m, err := s.db.SessionMember(c.Request().Context(), sid)
+			if err == nil {
+				c.Set(memberKey, m)
+				return next(c)
+			} else if store.ErrorCode(err) != store.ENOTFOUND {
+				return err
+			}
+		}
+		to := "/login"
+		if r := c.Request(); r.Method == http.MethodGet && !isHTMX(c) {
+			to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		}
+		return redirect(c, to)
+	}
+}
+
+// requireOwner refuses anyone but the organization owner. The store checks
+// again; this answers early with 403 instead of a form the member cannot use.
+func requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if m, _ := memberOf(c); !m.IsOwner() {
+			return echo.NewHTTPError(http.StatusForbidden, "Only the organization owner can manage system tokens.")
+		}
+		return next(c)
+	}
+}
+
+func memberOf(c echo.Context) (store.Member, bool) {
+	m, ok := c.Get(memberKey).(store.Member)
+	return m, ok
+}
+
+func viewerOf(c echo.Context, m store.Member) views.Viewer {
+	titles := make([]string, len(m.Roles))
+	for i, r := range m.Roles {
+		titles[i] = r.Title()
+	}
+	return views.Viewer{
+		Name: m.Name, Email: m.Email, OrgName: m.OrgName,
+		RoleTitles: titles, IsOwner: m.IsOwner(), CSRF: csrfToken(c),
+	}
+}
+
+func (s *Server) home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/tokens")
+}
+
+func (s *Server) loginPage(c echo.Context) error {
+	if sid, ok := s.session(c).Values[sessionIDKey].(string); ok {
+		if _, err := s.db.SessionMember(c.Request().Context(), sid); err == nil {
+			return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+		}
+	}
+	return render(c, http.StatusOK, views.LoginView(views.LoginPage{
+		CSRF: csrfToken(c), Next: c.QueryParam("next"),
+	}))
+}
+
+func (s *Server) login(c echo.Context) error {
+	ctx := c.Request().Context()
+	email, next := c.FormValue("email"), c.FormValue("next")
+	m, err := s.db.Authenticate(ctx, email, c.FormValue("password"))
+	if err == store.ErrBadCredentials {
+		return render(c, http.StatusUnauthorized, views.LoginView(views.LoginPage{
+			CSRF: csrfToken(c), Email: email, Next: next, Error: store.ErrorMessage(err),
+		}))
+	} else if err != nil {
+		return err
+	}
+
+	// A new session on every sign-in: whatever session id the browser held
+	// before, perhaps planted, is ended and never becomes signed in.
+	sess := s.session(c)
+	if old, ok := sess.Values[sessionIDKey].(string); ok {
+		if err := s.db.DeleteSession(ctx, old); err != nil {
+			return err
+		}
+	}
+	sid, err := s.db.CreateSession(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	sess.Values = map[any]any{sessionIDKey: sid}
+	if err := s.saveSession(c, sess); err != nil {
+		return err
+	}
+	s.expireCSRFCookie(c)
+	return c.Redirect(http.StatusSeeOther, safeNext(next))
+}
+
+func (s *Server) logout(c echo.Context) error {
+	sess := s.session(c)
+	if sid, ok := sess.Values[sessionIDKey].(string); ok {
+		if err := s.db.DeleteSession(c.Request().Context(), sid); err != nil {
+			return err
+		}
+	}
+	sess.Values = map[any]any{}
+	sess.Options.MaxAge = -1
+	if err := s.saveSession(c, sess); err != nil {
+		return err
+	}
+	s.expireCSRFCookie(c)
+	return redirect(c, "/login")
+}
+
+// expireCSRFCookie makes the next page draw a fresh CSRF token, so a token
+// seen before a sign-in or sign-out is worth nothing after it.
+func (s *Server) expireCSRFCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: "tokend_csrf", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isTLS(c)})
+}
+
+// safeNext returns where to go after signing in: a path on this server, or
+// the Token Management page. Never another site.
+func safeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\r\n") || u.Scheme != "" || u.Host != "" || strings.HasPrefix(next, "/login") {
+		return "/tokens"
+	}
+	return u.RequestURI()
+}
+
+// flash keeps a one-line message for the next page the member sees.
+func (s *Server) flash(c echo.Context, msg string) error {
+	sess := s.session(c)
+	sess.AddFlash(msg)
+	return s.saveSession(c, sess)
+}
+
+// takeFlash returns the waiting message, if any, and forgets it.
+func (s *Server) takeFlash(c echo.Context) (string, error) {
+	sess := s.session(c)
+	flashes := sess.Flashes()
+	if len(flashes) == 0 {
+		return "", nil
+	}
+	msg, _ := flashes[len(flashes)-1].(string)
+	return msg, s.saveSession(c, sess)
+}
