@@ -24,14 +24,22 @@
     }
   });
 
-  // The revoke went through: close the dialog; the lists were swapped.
+  // The revoke went through: close the dialog. Its row is gone, so once
+  // the new lists are in place the status message takes focus instead.
+  let focusFlash = false;
   document.addEventListener("htmx:afterRequest", function (e) {
     const dialog = e.detail.elt.closest && e.detail.elt.closest("dialog");
     if (dialog && e.detail.successful) {
-      opener = null; // its row is gone; the status message takes focus
+      opener = null;
+      focusFlash = true;
       dialog.close();
-      const flash = document.querySelector("[data-testid=flash]");
-      if (flash) flash.focus();
+    }
+  });
+  document.addEventListener("htmx:load", function (e) {
+    const flash = focusFlash && e.detail.elt.querySelector && e.detail.elt.querySelector("[data-testid=flash]");
+    if (flash) {
+      focusFlash = false;
+      flash.focus();
     }
   });
 
@@ -66,13 +74,17 @@
     }
   }
 
-  // Copy buttons are hidden until there is script to make them work.
-  function showCopyButtons() {
+  function onReady() {
+    // Copy buttons are hidden until there is script to make them work.
     document.querySelectorAll("[data-copy]").forEach(function (b) { b.hidden = false; });
+    // The page that shows a new key answered a POST. Point the address bar
+    // at the plain page, so a reload shows the lists, not a resubmitted form.
+    const replace = document.querySelector("[data-replace-url]");
+    if (replace) history.replaceState(null, "", replace.dataset.replaceUrl);
   }
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", showCopyButtons);
+    document.addEventListener("DOMContentLoaded", onReady);
   } else {
-    showCopyButtons();
+    onReady();
   }
 })();

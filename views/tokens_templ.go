@@ -85,7 +85,7 @@ func newKeyBox(k NewKey) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<section class=\"new-key\" aria-labelledby=\"new-key-heading\" data-testid=\"new-key\"><h2 id=\"new-key-heading\">Your new ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<section class=\"new-key\" aria-labelledby=\"new-key-heading\" data-testid=\"new-key\" data-replace-url=\"/tokens\"><h2 id=\"new-key-heading\">Your new ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
