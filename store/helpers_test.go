@@ -109,10 +109,10 @@ func countRows(t *testing.T, db *DB, table string) int {
 // twoOrgs is the cast most token tests need: Acme with its owner and two
 // members, and Other with its owner and one member.
 type twoOrgs struct {
-	db                 *DB
-	clock              *testClock
-	owner, alice, bob  Member // Acme
-	owner2, carol      Member // Other
+	db                *DB
+	clock             *testClock
+	owner, alice, bob Member // Acme
+	owner2, carol     Member // Other
 }
 
 func newTwoOrgs(t *testing.T) twoOrgs {

@@ -145,10 +145,16 @@ func validatePassword(p string) error {
 		return fieldError("password", "password is too weak: use at least %d characters", MinPasswordLen)
 	case len(p) > maxPasswordBytes:
 		return fieldError("password", "password is too long: at most %d bytes", maxPasswordBytes)
-	case strings.Count(p, p[:1]) == len(p):
+	case strings.Count(p, firstRune(p)) == utf8.RuneCountInString(p):
 		return fieldError("password", "password is too weak: it repeats one character")
 	}
 	return nil
+}
+
+// firstRune is p's first character, however many bytes it takes.
+func firstRune(p string) string {
+	_, n := utf8.DecodeRuneInString(p)
+	return p[:n]
 }
 
 func findOrCreateOrg(ctx context.Context, tx *sql.Tx, name string, now time.Time) (int64, error) {
@@ -218,9 +224,18 @@ func (d *DB) Members(ctx context.Context, orgName string) ([]Member, error) {
 // was wrong.
 var ErrBadCredentials = Errorf(EFORBIDDEN, "Incorrect email or password.")
 
-// A hash to compare against when the email is unknown, so that a wrong email
-// costs as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tokend-dummy-password"), defaultPasswordCost)
+// dummyHash is a hash to compare against when the email is unknown, so that
+// a wrong email costs as long as a wrong password: it is made at the cost new
+// passwords get, once per database and cost rather than at program start.
+func (d *DB) dummyHash() []byte {
+	d.dummyMu.Lock()
+	defer d.dummyMu.Unlock()
+	if d.dummy == nil || d.dummyCost != d.PasswordCost {
+		d.dummy, _ = bcrypt.GenerateFromPassword([]byte("tokend-dummy-password"), d.PasswordCost)
+		d.dummyCost = d.PasswordCost
+	}
+	return d.dummy
+}
 
 // Authenticate returns the member with this email and password, still in
 // their organization, or ErrBadCredentials.
@@ -230,7 +245,7 @@ func (d *DB) Authenticate(ctx context.Context, email, password string) (Member, 
 	err := d.db.QueryRowContext(ctx, `SELECT id, password_hash FROM members WHERE email = ? AND left_at IS NULL`,
 		strings.TrimSpace(email)).Scan(&id, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(d.dummyHash(), []byte(password))
 		return Member{}, ErrBadCredentials
 	} else if err != nil {
 		return Member{}, err

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestCreateMemberCreatesOrgOnFirstUse(t *testing.T) {
+	t.Parallel()
 	db, _ := newTestDB(t)
 	ctx := context.Background()
 
@@ -64,6 +67,7 @@ func TestCreateMemberCreatesOrgOnFirstUse(t *testing.T) {
 }
 
 func TestCreateMemberAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		nm        NewMember
@@ -80,6 +84,7 @@ func TestCreateMemberAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			db, _ := newTestDB(t)
 			ctx := context.Background()
 			nm := tt.nm
@@ -105,6 +110,7 @@ func TestCreateMemberAccepts(t *testing.T) {
 }
 
 func TestCreateMemberRefuses(t *testing.T) {
+	t.Parallel()
 	db, _ := newTestDB(t)
 	ctx := context.Background()
 	addMember(t, db, "Acme", "owner@acme.test", RoleOwner)
@@ -178,6 +184,7 @@ func TestCreateMemberRefuses(t *testing.T) {
 }
 
 func TestCreateMemberOwnerPerOrg(t *testing.T) {
+	t.Parallel()
 	db, _ := newTestDB(t)
 	ctx := context.Background()
 	owner := addMember(t, db, "Acme", "owner@acme.test", RoleOwner)
@@ -194,6 +201,7 @@ func TestCreateMemberOwnerPerOrg(t *testing.T) {
 }
 
 func TestMembers(t *testing.T) {
+	t.Parallel()
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	if _, err := o.db.RemoveMember(ctx, "alice@acme.test"); err != nil {
@@ -228,6 +236,7 @@ func TestMembers(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
+	t.Parallel()
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	if _, err := o.db.RemoveMember(ctx, "bob@acme.test"); err != nil {
@@ -271,6 +280,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	sid, err := o.db.CreateSession(ctx, o.alice.ID)
@@ -332,6 +342,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		after time.Duration
 		found bool
@@ -344,6 +355,7 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.after.String(), func(t *testing.T) {
+			t.Parallel()
 			db, clock := newTestDB(t)
 			ctx := context.Background()
 			m := addMember(t, db, "Acme", "alice@acme.test", RoleVideo)
@@ -372,6 +384,7 @@ func TestSessionExpiry(t *testing.T) {
 }
 
 func TestSessionEndsWhenMemberRemoved(t *testing.T) {
+	t.Parallel()
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	aliceSID, err := o.db.CreateSession(ctx, o.alice.ID)
@@ -398,6 +411,7 @@ func TestSessionEndsWhenMemberRemoved(t *testing.T) {
 }
 
 func TestRemoveMember(t *testing.T) {
+	t.Parallel()
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	db := o.db
@@ -472,6 +486,7 @@ func TestRemoveMember(t *testing.T) {
 }
 
 func TestRemoveMemberRefuses(t *testing.T) {
+	t.Parallel()
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	if _, err := o.db.RemoveMember(ctx, "bob@acme.test"); err != nil {
@@ -506,6 +521,20 @@ func TestRemoveMemberRefuses(t *testing.T) {
 	for _, m := range ms {
 		if left := !m.LeftAt.IsZero(); left != (m.ID == o.bob.ID) {
 			t.Errorf("member %s left = %v", m.Email, left)
+		}
+	}
+}
+
+// An unknown email is checked against a hash of the cost real passwords get,
+// so the answer takes as long as for a known email with a wrong password.
+func TestDummyHashFollowsPasswordCost(t *testing.T) {
+	t.Parallel()
+	db, _ := newTestDB(t)
+	for _, cost := range []int{bcrypt.MinCost, bcrypt.MinCost + 1, bcrypt.MinCost} {
+		db.PasswordCost = cost
+		got, err := bcrypt.Cost(db.dummyHash())
+		if err != nil || got != cost {
+			t.Errorf("PasswordCost %d: dummy hash cost = %d, %v", cost, got, err)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"net/url"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -29,6 +31,10 @@ type DB struct {
 
 	// PasswordCost is the bcrypt cost for new passwords.
 	PasswordCost int
+
+	dummyMu   sync.Mutex
+	dummy     []byte // see dummyHash
+	dummyCost int
 }
 
 // Open opens (creating if needed) the database file at path and applies any
@@ -45,7 +51,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// Write transactions take the lock up front, so two writers queue on the
 	// busy timeout instead of one failing with SQLITE_BUSY mid-transaction.
 	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// In a file: URI, SQLite reads '?' and '#' as the end of the name and
+	// decodes %XX; escaped, a path holding them still names its own file.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	sqldb, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -11,6 +11,7 @@ import (
 )
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokend.db")
 	want, err := fs.Glob(migrations, "migrations/*.sql")
@@ -60,6 +61,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 }
 
 func TestOpenPragmas(t *testing.T) {
+	t.Parallel()
 	db, _ := newTestDB(t)
 	ctx := context.Background()
 	// Several connections at once, so a pragma set on only one of them

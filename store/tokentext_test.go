@@ -22,6 +22,7 @@ func allBase62(s string) bool {
 }
 
 func TestNewTokenText(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		kind   TokenKind
 		prefix string
@@ -64,6 +65,7 @@ func TestNewTokenText(t *testing.T) {
 // shape check, so look at what it draws: over many tokens every base62
 // character shows up.
 func TestNewTokenTextUsesWholeAlphabet(t *testing.T) {
+	t.Parallel()
 	counts := make(map[byte]int)
 	for range 200 {
 		s := string(newTokenText(KindPersonal))
@@ -81,6 +83,7 @@ func TestNewTokenTextUsesWholeAlphabet(t *testing.T) {
 }
 
 func TestParseTokenTextRefusesOneCharacterChange(t *testing.T) {
+	t.Parallel()
 	// Besides every base62 character, a few a scanner might meet.
 	replacements := base62 + "_- .+/=\x00\xff"
 	for _, kind := range []TokenKind{KindPersonal, KindSystem} {
@@ -111,6 +114,7 @@ func TestParseTokenTextRefusesOneCharacterChange(t *testing.T) {
 }
 
 func TestParseTokenText(t *testing.T) {
+	t.Parallel()
 	personal := string(newTokenText(KindPersonal))
 	system := string(newTokenText(KindSystem))
 	random := personal[prefixLen : prefixLen+randomLen]
@@ -151,6 +155,7 @@ func TestParseTokenText(t *testing.T) {
 }
 
 func TestLastFour(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		text TokenText
 		want string
@@ -173,6 +178,7 @@ func TestLastFour(t *testing.T) {
 }
 
 func TestTokenHint(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		tok  Token
 		want string
