@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"tokend/store"
 )
 
 const usage = `tokend: access tokens for an organization's integrations
@@ -27,11 +29,24 @@ Environment:
 Roles: owner, admin, video, viewer, billing, support.
 `
 
+// openStore opens the database. Tests replace it to lower the bcrypt cost,
+// which under the race detector takes seconds per password.
+var openStore = store.Open
+
 // env looks up an environment variable, as os.Getenv does.
 type env func(string) string
 
 // run is the whole program: main only wires it to the process.
 func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := runCommand(ctx, args, getenv, stdin, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		// A subcommand's -h printed its flags, as asked: not a failure.
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")

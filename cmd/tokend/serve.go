@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"tokend/store"
 	"tokend/web"
 )
 
@@ -33,7 +32,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 			return err
 		}
 	}
-	db, err := store.Open(ctx, *dbPath)
+	db, err := openStore(ctx, *dbPath)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,16 @@ func userAdd(ctx context.Context, args []string, getenv env, stdin io.Reader, st
 	if err != nil {
 		return fmt.Errorf("user add: %s", store.ErrorMessage(err))
 	}
+	// Checked here, before a password is asked for or a database made, and
+	// named as the flag to give.
+	for _, f := range []struct{ flag, value string }{{"org", *org}, {"email", *email}, {"name", *name}} {
+		if strings.TrimSpace(f.value) == "" {
+			return fmt.Errorf("user add: --%s is required", f.flag)
+		}
+	}
+	if len(rs) == 0 {
+		return errors.New("user add: --role is required")
+	}
 	password := getenv("TOKEND_PASSWORD")
 	if password == "" {
 		if password, err = readPassword(stdin, stderr); err != nil {
@@ -37,7 +47,7 @@ func userAdd(ctx context.Context, args []string, getenv env, stdin io.Reader, st
 		}
 	}
 
-	db, err := store.Open(ctx, *dbPath)
+	db, err := openStore(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
@@ -73,7 +83,10 @@ func userRemove(ctx context.Context, args []string, getenv env, stdout, stderr i
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, *dbPath)
+	if strings.TrimSpace(*email) == "" {
+		return errors.New("user remove: --email is required")
+	}
+	db, err := openStore(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
@@ -93,7 +106,7 @@ func userList(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, *dbPath)
+	db, err := openStore(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
