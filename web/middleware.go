@@ -40,6 +40,9 @@ func isTLS(c echo.Context) bool {
 
 const csrfField = "_csrf"
 
+var errCSRF = echo.NewHTTPError(http.StatusForbidden,
+	"This form has expired or did not come from this site. Go back, reload the page and try again.")
+
 // csrf guards every state-changing request with Echo's CSRF middleware: a
 // browser that sends Sec-Fetch-Site is checked by it, any other must echo
 // the token from its cookie in the form or the X-CSRF-Token header.
@@ -54,10 +57,15 @@ func csrf() echo.MiddlewareFunc {
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
 		CookieSameSite: http.SameSiteLaxMode,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden,
-				"This form has expired or did not come from this site. Go back, reload the page and try again.").SetInternal(err)
+		// A cross-site post is refused with the same words as a bad token; a
+		// same-site one (another port, a subdomain) must carry the token.
+		AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) {
+			if c.Request().Header.Get(echo.HeaderSecFetchSite) == "cross-site" {
+				return false, errCSRF
+			}
+			return false, nil
 		},
+		ErrorHandler: func(err error, c echo.Context) error { return errCSRF.WithInternal(err) },
 	})
 }
 
