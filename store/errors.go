@@ -12,7 +12,9 @@ const (
 	ENOTFOUND  = "not_found"
 	ECONFLICT  = "conflict"
 	EFORBIDDEN = "forbidden"
-	EINTERNAL  = "internal"
+	// EUNAUTHORIZED: a presented token does not work.
+	EUNAUTHORIZED = "unauthorized"
+	EINTERNAL     = "internal"
 )
 
 // Error is the one error type the store returns for anything a caller may

@@ -279,18 +279,26 @@ func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
 		return Member{}, Errorf(EFORBIDDEN, "%s is the owner of %s and cannot be removed", m.Email, m.OrgName)
 	}
 	now := d.now().Unix()
-	if _, err := tx.ExecContext(ctx, `UPDATE members SET left_at = ? WHERE id = ?`, now, m.ID); err != nil {
+	seq, err := nextChangeSeq(ctx, tx)
+	if err != nil {
 		return Member{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = 'member_left'
-		WHERE member_id = ? AND revoked_at IS NULL`, now, m.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE members SET left_at = ?, change_seq = ? WHERE id = ?`, now, seq, m.ID); err != nil {
+		return Member{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = 'member_left', change_seq = ?
+		WHERE member_id = ? AND revoked_at IS NULL`, now, seq, m.ID); err != nil {
 		return Member{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE member_id = ?`, m.ID); err != nil {
 		return Member{}, err
 	}
+	if err := tx.Commit(); err != nil {
+		return Member{}, err
+	}
+	d.changed(seq)
 	m.LeftAt = unixTime(now)
-	return m, tx.Commit()
+	return m, nil
 }
 
 // CreateSession signs a member in and returns the session id for the cookie.

@@ -29,12 +29,13 @@ func TestOpenUsesThePathAsGiven(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Errorf("no database at %q: %v", path, err)
 			}
-			if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != name {
+			// The database, and the change signal beside it.
+			if entries, _ := os.ReadDir(dir); len(entries) != 2 || entries[0].Name() != name || entries[1].Name() != name+"-changes" {
 				var names []string
 				for _, e := range entries {
 					names = append(names, e.Name())
 				}
-				t.Errorf("files in the directory: %q, want only %q", names, name)
+				t.Errorf("files in the directory: %q, want only %q and its -changes", names, name)
 			}
 		})
 	}

@@ -32,8 +32,29 @@ var roleTitles = map[Role]string{
 	RoleSupport: "Support User",
 }
 
+var roleDescriptions = map[Role]string{
+	RoleOwner:   "Full access; manages members and system tokens.",
+	RoleAdmin:   "Full API access, including managing the organization's tokens.",
+	RoleVideo:   "Manage live streams, videos and players.",
+	RoleViewer:  "Read-only access to streams, videos, players and analytics.",
+	RoleBilling: "Read billing and usage.",
+	RoleSupport: "Create and manage support tickets.",
+}
+
 // Title is the role's name as people read it.
 func (r Role) Title() string { return roleTitles[r] }
+
+// Description says in a line what the role may do.
+func (r Role) Description() string { return roleDescriptions[r] }
+
+// RoleTitles are the titles of roles, in order.
+func RoleTitles(roles []Role) []string {
+	t := make([]string, len(roles))
+	for i, r := range roles {
+		t[i] = r.Title()
+	}
+	return t
+}
 
 // Valid reports whether r is in the catalogue.
 func (r Role) Valid() bool { _, ok := roleTitles[r]; return ok }

@@ -7,8 +7,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"sort"
 	"strings"
@@ -31,6 +33,16 @@ type DB struct {
 
 	// PasswordCost is the bcrypt cost for new passwords.
 	PasswordCost int
+
+	// Logger hears of trouble in background work.
+	Logger *slog.Logger
+
+	signal   *changeSignal
+	cache    *tokenCache
+	stop     chan struct{}
+	done     chan struct{}
+	closed   sync.Once
+	closeErr error
 
 	dummyMu   sync.Mutex
 	dummy     []byte // see dummyHash
@@ -58,16 +70,40 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{db: sqldb, path: path, Now: time.Now, PasswordCost: defaultPasswordCost}
+	d := &DB{db: sqldb, path: path, Now: time.Now, PasswordCost: defaultPasswordCost, Logger: slog.Default()}
 	if err := d.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if d.signal, err = openSignal(path + "-changes"); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	d.cache = newTokenCache(d)
+	if err := d.cache.refresh(ctx); err != nil {
+		d.signal.close()
+		sqldb.Close()
+		return nil, err
+	}
+	d.stop, d.done = make(chan struct{}), make(chan struct{})
+	go d.background(d.stop, d.done)
 	return d, nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+// Close writes what is pending and closes the database. Closing again does
+// nothing.
+func (d *DB) Close() error {
+	d.closed.Do(func() {
+		close(d.stop)
+		<-d.done
+		err := d.FlushLastUsed(context.Background())
+		d.signal.close()
+		d.closeErr = errors.Join(err, d.db.Close())
+	})
+	return d.closeErr
+}
+
+func (d *DB) logf(format string, args ...any) { d.Logger.Warn(fmt.Sprintf(format, args...)) }
 
 // Path is the file the database lives in.
 func (d *DB) Path() string { return d.path }

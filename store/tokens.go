@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -35,9 +36,16 @@ type Token struct {
 	MemberName  string
 	MemberEmail string
 
-	CreatedBy     int64
-	CreatedByName string
-	CreatedAt     time.Time
+	// CreatedBy is the member who made the token, or 0 when a token made
+	// it on the API: then CreatedByToken says which.
+	CreatedBy      int64
+	CreatedByToken int64
+	CreatedByName  string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time // zero: never
+
+	LastUsedAt time.Time // zero: never used
+	LastUsedIP string
 
 	RevokedAt    time.Time // zero while the token is active
 	RevokeReason string
@@ -45,6 +53,27 @@ type Token struct {
 
 // Active reports whether the token has not been revoked.
 func (t Token) Active() bool { return t.RevokedAt.IsZero() }
+
+// Token states, as lists and the API name them.
+const (
+	StateActive  = "active"
+	StateExpired = "expired"
+	StateRevoked = "revoked"
+)
+
+// State is whether the token works at now: active, expired or revoked.
+func (t Token) State(now time.Time) string {
+	switch {
+	case !t.RevokedAt.IsZero():
+		return StateRevoked
+	case expired(t.ExpiresAt, now):
+		return StateExpired
+	}
+	return StateActive
+}
+
+// expired reports whether a token expiring at exp no longer works at now.
+func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
 
 // Hint is how a token is shown after creation: its prefix and last four
 // characters, e.g. "tkp_…a1B9".
@@ -56,19 +85,32 @@ type NewToken struct {
 	Kind  TokenKind
 	Name  string
 	Roles []Role
+	// ExpiresAt is when the token stops working; zero for never, which an
+	// organization maximum lifetime does not allow.
+	ExpiresAt time.Time
 }
 
 // CreateToken makes a token for actor and returns it with its secret, which
 // exists nowhere else: only the digest and last four characters are stored.
-// Any member may create a personal token for themselves; only the owner may
-// create a system token.
-func (d *DB) CreateToken(ctx context.Context, actor Member, nt NewToken) (Token, TokenText, error) {
+// Any member may create a personal token for themselves; only the owner (on
+// the API, a token acting as admin) may create a system token, and never
+// with a role the actor lacks.
+func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, TokenText, error) {
+	a := actor.acting()
 	nt.Name = strings.TrimSpace(nt.Name)
 	if err := nt.validate(); err != nil {
 		return Token{}, "", err
 	}
-	if nt.Kind == KindSystem && !actor.IsOwner() {
-		return Token{}, "", Errorf(EFORBIDDEN, "Only the organization owner can create system tokens.")
+	switch {
+	case nt.Kind == KindSystem && !a.manager:
+		return Token{}, "", Errorf(EFORBIDDEN, "Only the organization owner, or a token acting as admin, can create system tokens.")
+	case nt.Kind == KindPersonal && a.memberID == 0:
+		return Token{}, "", Errorf(EFORBIDDEN, "A system token belongs to no member, so it cannot create personal tokens.")
+	}
+	for _, r := range nt.Roles {
+		if !covers(a.roles, r) && !a.owner {
+			return Token{}, "", &Error{Code: EFORBIDDEN, Field: "roles", Message: fmt.Sprintf("You cannot give a token the role %s, which you do not hold.", r)}
+		}
 	}
 
 	tx, err := d.db.BeginTx(ctx, nil)
@@ -77,21 +119,26 @@ func (d *DB) CreateToken(ctx context.Context, actor Member, nt NewToken) (Token,
 	}
 	defer tx.Rollback()
 
-	if err := checkActor(ctx, tx, actor); err != nil {
+	now := d.now()
+	if err := checkActor(ctx, tx, a); err != nil {
 		return Token{}, "", err
 	}
-	if err := checkNameFree(ctx, tx, actor, nt); err != nil {
+	if err := checkExpiry(ctx, tx, a.orgID, nt.ExpiresAt, now); err != nil {
+		return Token{}, "", err
+	}
+	if err := checkNameFree(ctx, tx, a, nt); err != nil {
 		return Token{}, "", err
 	}
 	text := newTokenText(nt.Kind)
 	digest := DigestOf(string(text))
 	var memberID sql.NullInt64
 	if nt.Kind == KindPersonal {
-		memberID = sql.NullInt64{Int64: actor.ID, Valid: true}
+		memberID = sql.NullInt64{Int64: a.memberID, Valid: true}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, name, digest, last_four, roles, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		actor.OrgID, nt.Kind, memberID, actor.ID, nt.Name, digest[:], text.LastFour(), joinRoles(nt.Roles, " "), d.now().Unix())
+	res, err := tx.ExecContext(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, created_by_token, name, digest, last_four, roles, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.orgID, nt.Kind, memberID, nullID(a.createdBy()), nullID(a.tokenID), nt.Name, digest[:], text.LastFour(),
+		joinRoles(nt.Roles, " "), now.Unix(), nullTime(nt.ExpiresAt))
 	if err != nil {
 		return Token{}, "", err
 	}
@@ -151,21 +198,63 @@ func forbiddenInName(r rune) bool {
 	return false
 }
 
-// checkActor makes sure the acting member is still in the organization as
-// the database sees it now, not as the caller's copy says.
-func checkActor(ctx context.Context, tx *sql.Tx, actor Member) error {
-	cur, err := findMember(ctx, tx, `m.id = ? AND m.left_at IS NULL`, actor.ID)
-	if ErrorCode(err) == ENOTFOUND || (err == nil && (cur.OrgID != actor.OrgID || cur.IsOwner() != actor.IsOwner())) {
-		return Errorf(EFORBIDDEN, "You are no longer a member of this organization.")
+// createdBy is the member to record as creator: the member acting on the
+// page; none when a token acts, which is recorded instead.
+func (a acting) createdBy() int64 {
+	if a.tokenID != 0 {
+		return 0
+	}
+	return a.memberID
+}
+
+// checkActor makes sure the actor is still what the caller's copy says, as
+// the database sees it now: the member still in the organization, with the
+// same ownership; the acting token not revoked in the meantime.
+func checkActor(ctx context.Context, tx *sql.Tx, a acting) error {
+	gone := Errorf(EFORBIDDEN, "You are no longer a member of this organization.")
+	if a.tokenID != 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE id = ? AND revoked_at IS NULL`, a.tokenID).Scan(&n); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrTokenRevoked
+		}
+	}
+	if a.memberID == 0 {
+		return nil
+	}
+	cur, err := findMember(ctx, tx, `m.id = ? AND m.left_at IS NULL`, a.memberID)
+	if ErrorCode(err) == ENOTFOUND || (err == nil && (cur.OrgID != a.orgID || cur.IsOwner() != a.owner)) {
+		return gone
 	}
 	return err
 }
 
-func checkNameFree(ctx context.Context, tx *sql.Tx, actor Member, nt NewToken) error {
+// checkExpiry refuses an expiry in the past, and one beyond the
+// organization's maximum lifetime (which also rules out "never").
+func checkExpiry(ctx context.Context, tx *sql.Tx, orgID int64, exp, now time.Time) error {
+	if !exp.IsZero() && !exp.After(now) {
+		return fieldError("expires", "The expiration date must be in the future.")
+	}
+	var maxDays sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max_token_days FROM orgs WHERE id = ?`, orgID).Scan(&maxDays); err != nil {
+		return err
+	}
+	if !maxDays.Valid {
+		return nil
+	}
+	limit := now.AddDate(0, 0, int(maxDays.Int64))
+	if exp.IsZero() || exp.After(limit) {
+		return fieldError("expires", "Tokens in this organization must expire within %d days (by %s).", maxDays.Int64, limit.Format("Jan 2, 2006"))
+	}
+	return nil
+}
+
+func checkNameFree(ctx context.Context, tx *sql.Tx, a acting, nt NewToken) error {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens
 		WHERE org_id = ? AND kind = ? AND ifnull(member_id, 0) = ? AND name = ? COLLATE NOCASE AND revoked_at IS NULL`,
-		actor.OrgID, nt.Kind, ownerKey(actor, nt.Kind), nt.Name).Scan(&n)
+		a.orgID, nt.Kind, ownerKey(a, nt.Kind), nt.Name).Scan(&n)
 	switch {
 	case err != nil:
 		return err
@@ -178,9 +267,9 @@ func checkNameFree(ctx context.Context, tx *sql.Tx, actor Member, nt NewToken) e
 	}
 }
 
-func ownerKey(actor Member, kind TokenKind) int64 {
+func ownerKey(a acting, kind TokenKind) int64 {
 	if kind == KindPersonal {
-		return actor.ID
+		return a.memberID
 	}
 	return 0
 }
@@ -190,19 +279,29 @@ type TokenFilter struct {
 	Kind TokenKind
 	// MemberID limits personal tokens to one member's; 0 means every
 	// member's, which only the owner may list.
-	MemberID       int64
+	MemberID int64
+	// State is StateActive, StateExpired or StateRevoked; "" means every
+	// token not revoked, or every token with IncludeRevoked.
+	State          string
 	IncludeRevoked bool
+	// BeforeID and Limit page through a long list: ids below BeforeID, at
+	// most Limit of them (0: all).
+	BeforeID int64
+	Limit    int
 }
 
 // ListTokens lists the tokens actor may see that match f, newest first. A
-// member sees only their own personal tokens; the owner sees every token of
-// the organization. Nobody sees another organization's.
-func (d *DB) ListTokens(ctx context.Context, actor Member, f TokenFilter) ([]Token, error) {
-	if (f.Kind != KindPersonal || f.MemberID != actor.ID) && !actor.IsOwner() {
+// member sees only their own personal tokens; the owner (on the API, a token
+// acting as admin) sees every token of the organization. Nobody sees
+// another organization's.
+func (d *DB) ListTokens(ctx context.Context, actor Actor, f TokenFilter) ([]Token, error) {
+	a := actor.acting()
+	if (f.Kind != KindPersonal || f.MemberID != a.memberID || a.memberID == 0) && !a.manager {
 		return nil, Errorf(EFORBIDDEN, "Only the organization owner can see these tokens.")
 	}
+	now := d.now().Unix()
 	where := []string{`t.org_id = ?`}
-	args := []any{actor.OrgID}
+	args := []any{a.orgID}
 	if f.Kind != "" {
 		where = append(where, `t.kind = ?`)
 		args = append(args, f.Kind)
@@ -211,10 +310,31 @@ func (d *DB) ListTokens(ctx context.Context, actor Member, f TokenFilter) ([]Tok
 		where = append(where, `t.member_id = ?`)
 		args = append(args, f.MemberID)
 	}
-	if !f.IncludeRevoked {
-		where = append(where, `t.revoked_at IS NULL`)
+	switch f.State {
+	case StateActive:
+		where = append(where, `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`)
+		args = append(args, now)
+	case StateExpired:
+		where = append(where, `t.revoked_at IS NULL AND t.expires_at <= ?`)
+		args = append(args, now)
+	case StateRevoked:
+		where = append(where, `t.revoked_at IS NOT NULL`)
+	case "":
+		if !f.IncludeRevoked {
+			where = append(where, `t.revoked_at IS NULL`)
+		}
+	default:
+		return nil, fieldError("state", "state must be active, expired or revoked")
 	}
-	rows, err := d.db.QueryContext(ctx, tokenQuery+` WHERE `+strings.Join(where, " AND ")+` ORDER BY t.id DESC`, args...)
+	if f.BeforeID > 0 {
+		where = append(where, `t.id < ?`)
+		args = append(args, f.BeforeID)
+	}
+	q := tokenQuery + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY t.id DESC`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -233,12 +353,12 @@ func (d *DB) ListTokens(ctx context.Context, actor Member, f TokenFilter) ([]Tok
 // Token returns the token with this id if actor may manage it. A token of
 // another organization, or another member's that actor may not manage, is
 // reported as not found, so ids reveal nothing.
-func (d *DB) Token(ctx context.Context, actor Member, id int64) (Token, error) {
+func (d *DB) Token(ctx context.Context, actor Actor, id int64) (Token, error) {
 	t, err := findToken(ctx, d.db, id)
 	if err != nil {
 		return Token{}, err
 	}
-	if !canManage(actor, t) {
+	if !canManage(actor.acting(), t) {
 		return Token{}, errTokenNotFound
 	}
 	return t, nil
@@ -246,48 +366,60 @@ func (d *DB) Token(ctx context.Context, actor Member, id int64) (Token, error) {
 
 var errTokenNotFound = Errorf(ENOTFOUND, "No such token.")
 
-func canManage(actor Member, t Token) bool {
-	return t.OrgID == actor.OrgID && (actor.IsOwner() || t.Kind == KindPersonal && t.MemberID == actor.ID)
+func canManage(a acting, t Token) bool {
+	return t.OrgID == a.orgID && (a.manager || t.Kind == KindPersonal && a.memberID != 0 && t.MemberID == a.memberID)
 }
 
 // RevokeToken revokes a token actor may manage. Revoking is idempotent: a
 // token already revoked is returned as it is, with revoked false.
-func (d *DB) RevokeToken(ctx context.Context, actor Member, id int64) (t Token, revoked bool, err error) {
+func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, revoked bool, err error) {
+	a := actor.acting()
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Token{}, false, err
 	}
 	defer tx.Rollback()
 
-	if err := checkActor(ctx, tx, actor); err != nil {
+	// A token may revoke itself, so the actor is checked before the change.
+	if err := checkActor(ctx, tx, a); err != nil {
 		return Token{}, false, err
 	}
 	t, err = findToken(ctx, tx, id)
 	if err != nil {
 		return Token{}, false, err
 	}
-	if !canManage(actor, t) {
+	if !canManage(a, t) {
 		return Token{}, false, errTokenNotFound
 	}
 	if !t.Active() {
 		return t, false, nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
-		WHERE id = ? AND revoked_at IS NULL`, d.now().Unix(), actor.ID, ReasonRevoked, id); err != nil {
+	seq, err := nextChangeSeq(ctx, tx)
+	if err != nil {
+		return Token{}, false, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoked_by_token = ?, revoke_reason = ?, change_seq = ?
+		WHERE id = ? AND revoked_at IS NULL`, d.now().Unix(), nullID(a.createdBy()), nullID(a.tokenID), ReasonRevoked, seq, id); err != nil {
 		return Token{}, false, err
 	}
 	if t, err = findToken(ctx, tx, id); err != nil {
 		return Token{}, false, err
 	}
-	return t, true, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return Token{}, false, err
+	}
+	d.changed(seq)
+	return t, true, nil
 }
 
 const tokenQuery = `SELECT t.id, t.org_id, t.kind, t.name, t.last_four, t.roles,
 	ifnull(t.member_id, 0), ifnull(m.name, ''), ifnull(m.email, ''),
-	t.created_by, c.name, t.created_at, t.revoked_at, ifnull(t.revoke_reason, '')
+	ifnull(t.created_by, 0), ifnull(t.created_by_token, 0),
+	coalesce(c.name, (SELECT 'token ' || ct.name FROM tokens ct WHERE ct.id = t.created_by_token), ''),
+	t.created_at, t.expires_at, t.last_used_at, ifnull(t.last_used_ip, ''), t.revoked_at, ifnull(t.revoke_reason, '')
 	FROM tokens t
 	LEFT JOIN members m ON m.id = t.member_id
-	JOIN members c ON c.id = t.created_by`
+	LEFT JOIN members c ON c.id = t.created_by`
 
 func findToken(ctx context.Context, q queryer, id int64) (Token, error) {
 	t, err := scanToken(q.QueryRowContext(ctx, tokenQuery+` WHERE t.id = ?`, id))
@@ -301,15 +433,24 @@ func scanToken(s interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var roles string
 	var created int64
-	var revoked sql.NullInt64
+	var expires, lastUsed, revoked sql.NullInt64
 	err := s.Scan(&t.ID, &t.OrgID, &t.Kind, &t.Name, &t.LastFour, &roles,
 		&t.MemberID, &t.MemberName, &t.MemberEmail,
-		&t.CreatedBy, &t.CreatedByName, &created, &revoked, &t.RevokeReason)
+		&t.CreatedBy, &t.CreatedByToken, &t.CreatedByName,
+		&created, &expires, &lastUsed, &t.LastUsedIP, &revoked, &t.RevokeReason)
 	if err != nil {
 		return Token{}, err
 	}
 	t.Roles = splitRoles(roles)
 	t.CreatedAt = unixTime(created)
+	t.ExpiresAt = nullUnixTime(expires)
+	t.LastUsedAt = nullUnixTime(lastUsed)
 	t.RevokedAt = nullUnixTime(revoked)
 	return t, nil
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+func nullTime(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: t.Unix(), Valid: !t.IsZero()}
 }

@@ -14,6 +14,14 @@ const (
 	KindSystem   TokenKind = "system"
 )
 
+// Title is the kind as a sentence starts with it: "Personal" or "System".
+func (k TokenKind) Title() string {
+	if k == KindSystem {
+		return "System"
+	}
+	return "Personal"
+}
+
 // Token text: prefix, randomLen base62 characters from crypto/rand, then a
 // checksumLen base62 CRC32 of everything before it. 30 base62 characters
 // carry 178 bits, above the 160 PRODUCT.md asks for.

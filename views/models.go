@@ -33,8 +33,18 @@ type TokenRow struct {
 	CreatedISO string
 	// Member is whose personal token this is, in Organization User Tokens.
 	Member string
+	// CreatedFull is the exact time, for a tooltip.
+	CreatedFull string
+	// CreatedBy is who made a system token.
+	CreatedBy string
 	// Roles are a system token's roles, as people read them.
-	Roles     []string
+	Roles []string
+	// Expires is "Never" or a date; Expired marks a token past it.
+	Expires    string
+	ExpiresISO string
+	Expired    bool
+	// LastUsed is "Never" or when and from where the token was last used.
+	LastUsed  string
 	RevokeURL string
 }
 
@@ -51,14 +61,28 @@ type TokensPage struct {
 type TokenLists struct {
 	// Flash is a one-time message: what just happened.
 	Flash string
-	// OwnerRoles says whose roles a personal token of the viewer acts with.
-	OwnerRoles string
-	IsOwner    bool
-	OrgName    string
-	MyTokens   []TokenRow
+	// MyRoles are the roles the viewer's personal tokens act with.
+	MyRoles  string
+	IsOwner  bool
+	OrgName  string
+	MyTokens []TokenRow
 	// UserTokens and SystemTokens are the owner's only.
 	UserTokens   []TokenRow
 	SystemTokens []TokenRow
+	// Settings is the organization's token policy, the owner's only.
+	Settings TokenSettings
+}
+
+// TokenSettings is the owner's form for the organization's token policy.
+type TokenSettings struct {
+	MaxLifetime []Option
+}
+
+// Option is one choice of a <select>.
+type Option struct {
+	Value    string
+	Label    string
+	Selected bool
 }
 
 // NewKey is a token's secret, shown once.
@@ -70,9 +94,10 @@ type NewKey struct {
 
 // RoleOption is a checkbox in the Roles group.
 type RoleOption struct {
-	Key     string
-	Title   string
-	Checked bool
+	Key         string
+	Title       string
+	Description string
+	Checked     bool
 }
 
 // TokenForm is Add New Personal Token or Add New System Token, empty or
@@ -82,7 +107,16 @@ type TokenForm struct {
 	System bool
 	Name   string
 	Roles  []RoleOption
-	// Errors by field: "name", "roles", or "" for the form as a whole.
+	// Expiration is the choice of lifetime; ExpiresOn the custom date typed.
+	Expiration []Option
+	ExpiresOn  string
+	// Today and MaxDate bound the custom date (YYYY-MM-DD); MaxDate is empty
+	// without an organization maximum.
+	Today, MaxDate string
+	// Policy tells the organization's maximum lifetime, if it has one.
+	Policy string
+	// Errors by field: "name", "roles", "expires", or "" for the form as a
+	// whole.
 	Errors map[string]string
 }
 

@@ -3,6 +3,8 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,6 +25,10 @@ var statusOf = map[string]int{
 // that says what happened in words; internal details go to the log only.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if isAPI(c) {
+		s.handleAPIError(err, c)
 		return
 	}
 	status, message := http.StatusInternalServerError, store.ErrorMessage(err)
@@ -64,5 +70,72 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if err := render(c, status, component); err != nil {
 		s.log.Error("render error page", "error", err)
+	}
+}
+
+// isAPI reports whether the request is for integrations, which get JSON.
+func isAPI(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/")
+}
+
+// apiCodes name the store's error codes on the API.
+var apiCodes = map[string]struct {
+	status int
+	code   string
+}{
+	store.EINVALID:   {http.StatusBadRequest, "invalid_request"},
+	store.ENOTFOUND:  {http.StatusNotFound, "not_found"},
+	store.ECONFLICT:  {http.StatusConflict, "conflict"},
+	store.EFORBIDDEN: {http.StatusForbidden, "forbidden"},
+}
+
+// tokenErrorCodes name why a token was refused.
+var tokenErrorCodes = map[error]string{
+	store.ErrTokenInvalid: "invalid_token",
+	store.ErrTokenExpired: "expired_token",
+	store.ErrTokenRevoked: "revoked_token",
+}
+
+// handleAPIError answers every API error in one shape,
+// {"error":{"code":…,"message":…}}, with the status that goes with it.
+func (s *Server) handleAPIError(err error, c echo.Context) {
+	var ae *apiError
+	var he *echo.HTTPError
+	var se *store.Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &se) && se.Code == store.EUNAUTHORIZED:
+		code := tokenErrorCodes[se]
+		if code == "" {
+			code = "invalid_token"
+		}
+		ae = &apiError{Status: http.StatusUnauthorized, Code: code, Message: se.Message}
+	case errors.As(err, &se) && se.Code != store.EINTERNAL:
+		m := apiCodes[se.Code]
+		ae = &apiError{Status: m.status, Code: m.code, Message: se.Message, Field: se.Field}
+	case errors.As(err, &he) && he.Code < 500:
+		ae = &apiError{Status: he.Code, Code: strings.ReplaceAll(strings.ToLower(http.StatusText(he.Code)), " ", "_"),
+			Message: http.StatusText(he.Code) + "."}
+		if he.Code == http.StatusNotFound {
+			ae.Code, ae.Message = "not_found", "There is no such resource, or it is not yours to see."
+		}
+	default:
+		s.log.ErrorContext(c.Request().Context(), "request failed", "path", c.Request().URL.Path, "error", err)
+		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "Something went wrong on our side. Please try again."}
+	}
+	h := c.Response().Header()
+	switch ae.Status {
+	case http.StatusUnauthorized:
+		h.Set(echo.HeaderWWWAuthenticate, `Bearer realm="tokend", error="invalid_token", error_description="`+ae.Message+`"`)
+	case http.StatusTooManyRequests:
+		h.Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(ae.RetryAfter)))
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(ae.Status)
+		return
+	}
+	if err := c.JSON(ae.Status, map[string]*apiError{"error": ae}); err != nil {
+		s.log.Error("write API error", "error", err)
 	}
 }

@@ -444,7 +444,7 @@ func TestGenerateSystemToken(t *testing.T) {
 	if got := form.text(`label[for=name]`); got != "Token Name" || f.Find(`input#name[name=name]`).Length() != 1 {
 		t.Errorf("name label %q", got)
 	}
-	group := f.Find(`fieldset`)
+	group := f.Find(`fieldset`).First()
 	if got := cellText(group.Find(`legend`)); got != "Roles" {
 		t.Errorf("roles group legend %q, want Roles", got)
 	}

@@ -31,7 +31,7 @@ func serverOn(t *testing.T, db *store.DB, sessionKey string, logger *slog.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv, err := New(db, Config{SessionKey: []byte(sessionKey), Logger: logger})
+	srv, err := New(db, Config{SessionKey: []byte(sessionKey), Logger: logger, AccessLog: true})
 	if err != nil {
 		t.Fatal(err)
 	}

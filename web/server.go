@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/gorilla/sessions"
@@ -24,6 +25,15 @@ type Config struct {
 	// MinSessionKeyLen bytes.
 	SessionKey []byte
 	Logger     *slog.Logger
+	// AccessLog logs a line for every request.
+	AccessLog bool
+	// TrustedProxies are the networks whose X-Forwarded-For names the client
+	// address; without them, the address is the connection's.
+	TrustedProxies []*net.IPNet
+	// FailuresPerSecond and FailureBurst limit failed token checks per
+	// client address; zero takes the defaults, one a second after ten.
+	FailuresPerSecond float64
+	FailureBurst      int
 }
 
 // Server holds the dependencies every handler uses.
@@ -32,6 +42,7 @@ type Server struct {
 	sessions *sessions.CookieStore
 	log      *slog.Logger
 	echo     *echo.Echo
+	failures *failureLimiter
 }
 
 // New builds the server and its routes.
@@ -58,11 +69,28 @@ func New(db *store.DB, cfg Config) (*Server, error) {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
-	s := &Server{db: db, sessions: cookies, log: cfg.Logger, echo: echo.New()}
+	if cfg.FailuresPerSecond <= 0 {
+		cfg.FailuresPerSecond = 1
+	}
+	if cfg.FailureBurst <= 0 {
+		cfg.FailureBurst = 10
+	}
+	s := &Server{
+		db: db, sessions: cookies, log: cfg.Logger, echo: echo.New(),
+		failures: newFailureLimiter(cfg.FailuresPerSecond, cfg.FailureBurst),
+	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError
-	s.routes()
+	s.echo.IPExtractor = echo.ExtractIPDirect()
+	if len(cfg.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range cfg.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		s.echo.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
+	s.routes(cfg.AccessLog)
 	return s, nil
 }
 

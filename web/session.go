@@ -70,18 +70,10 @@ func memberOf(c echo.Context) (store.Member, bool) {
 }
 
 func viewerOf(c echo.Context, m store.Member) views.Viewer {
-	titles := make([]string, len(m.Roles))
-	for i, r := range m.Roles {
-		titles[i] = r.Title()
-	}
 	return views.Viewer{
 		Name: m.Name, Email: m.Email, OrgName: m.OrgName,
-		RoleTitles: titles, IsOwner: m.IsOwner(), CSRF: csrfToken(c),
+		RoleTitles: store.RoleTitles(m.Roles), IsOwner: m.IsOwner(), CSRF: csrfToken(c),
 	}
-}
-
-func (s *Server) home(c echo.Context) error {
-	return c.Redirect(http.StatusSeeOther, "/tokens")
 }
 
 func (s *Server) loginPage(c echo.Context) error {

@@ -6,12 +6,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"tokend/store"
 	"tokend/views"
 )
+
+func (s *Server) home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/tokens")
+}
 
 func (s *Server) tokensPage(c echo.Context) error {
 	m, _ := memberOf(c)
@@ -27,16 +32,17 @@ func (s *Server) tokensPage(c echo.Context) error {
 }
 
 // tokenLists gathers what the Token Management page lists for m: their own
-// personal tokens and, for the owner, everyone's and the system tokens.
+// personal tokens and, for the owner, everyone's, the system tokens and the
+// organization's token policy.
 func (s *Server) tokenLists(c echo.Context, m store.Member, flash string) (views.TokenLists, error) {
 	ctx := c.Request().Context()
-	v := viewerOf(c, m)
-	l := views.TokenLists{Flash: flash, IsOwner: m.IsOwner(), OrgName: m.OrgName, OwnerRoles: joinTitles(v.RoleTitles)}
+	now := s.db.Now()
+	l := views.TokenLists{Flash: flash, IsOwner: m.IsOwner(), OrgName: m.OrgName, MyRoles: joinTitles(store.RoleTitles(m.Roles))}
 	mine, err := s.db.ListTokens(ctx, m, store.TokenFilter{Kind: store.KindPersonal, MemberID: m.ID})
 	if err != nil {
 		return l, err
 	}
-	l.MyTokens = tokenRows(mine, m)
+	l.MyTokens = tokenRows(mine, m, now)
 	if !m.IsOwner() {
 		return l, nil
 	}
@@ -48,7 +54,12 @@ func (s *Server) tokenLists(c echo.Context, m store.Member, flash string) (views
 	if err != nil {
 		return l, err
 	}
-	l.UserTokens, l.SystemTokens = tokenRows(users, m), tokenRows(system, m)
+	org, err := s.db.Org(ctx, m)
+	if err != nil {
+		return l, err
+	}
+	l.UserTokens, l.SystemTokens = tokenRows(users, m, now), tokenRows(system, m, now)
+	l.Settings = views.TokenSettings{MaxLifetime: maxLifetimeOptions(org.MaxTokenDays)}
 	return l, nil
 }
 
@@ -62,22 +73,33 @@ func joinTitles(titles []string) string {
 	return strings.Join(titles[:len(titles)-1], ", ") + " and " + titles[len(titles)-1]
 }
 
-func tokenRows(ts []store.Token, viewer store.Member) []views.TokenRow {
+func tokenRows(ts []store.Token, viewer store.Member, now time.Time) []views.TokenRow {
 	rows := make([]views.TokenRow, len(ts))
 	for i, t := range ts {
-		rows[i] = tokenRow(t, viewer)
+		rows[i] = tokenRow(t, viewer, now)
 	}
 	return rows
 }
 
-func tokenRow(t store.Token, viewer store.Member) views.TokenRow {
+const (
+	dateLayout     = "Jan 2, 2006"
+	dateTimeLayout = "Jan 2, 2006 15:04 MST"
+)
+
+func tokenRow(t store.Token, viewer store.Member, now time.Time) views.TokenRow {
 	r := views.TokenRow{
-		ID:         t.ID,
-		Name:       t.Name,
-		Hint:       t.Hint(),
-		Created:    t.CreatedAt.Format("Jan 2, 2006"),
-		CreatedISO: t.CreatedAt.Format("2006-01-02T15:04:05Z07:00"),
-		RevokeURL:  fmt.Sprintf("/tokens/%d/revoke", t.ID),
+		ID:          t.ID,
+		Name:        t.Name,
+		Hint:        t.Hint(),
+		Created:     t.CreatedAt.Format(dateLayout),
+		CreatedISO:  t.CreatedAt.Format(time.RFC3339),
+		CreatedFull: t.CreatedAt.Format(dateTimeLayout),
+		CreatedBy:   t.CreatedByName,
+		Roles:       store.RoleTitles(t.Roles),
+		Expires:     "Never",
+		Expired:     t.State(now) == store.StateExpired,
+		LastUsed:    "Never",
+		RevokeURL:   fmt.Sprintf("/tokens/%d/revoke", t.ID),
 	}
 	if t.Kind == store.KindPersonal {
 		r.Member = t.MemberName + " (" + t.MemberEmail + ")"
@@ -85,33 +107,113 @@ func tokenRow(t store.Token, viewer store.Member) views.TokenRow {
 			r.Member = t.MemberName + " (you)"
 		}
 	}
-	for _, role := range t.Roles {
-		r.Roles = append(r.Roles, role.Title())
+	if !t.ExpiresAt.IsZero() {
+		r.Expires, r.ExpiresISO = t.ExpiresAt.Format(dateLayout), t.ExpiresAt.Format(time.RFC3339)
+	}
+	if !t.LastUsedAt.IsZero() {
+		r.LastUsed = t.LastUsedAt.Format(dateTimeLayout)
+		if t.LastUsedIP != "" {
+			r.LastUsed += " from " + t.LastUsedIP
+		}
 	}
 	return r
 }
 
-func kindTitle(k store.TokenKind) string {
-	if k == store.KindSystem {
-		return "system"
+// Lifetimes offered on the Add New forms and for the organization maximum.
+var (
+	expiryPresets   = []int{7, 30, 60, 90}
+	maxLifetimeDays = []int{7, 30, 60, 90, 180, 365}
+)
+
+const (
+	expiresNever  = "never"
+	expiresCustom = "custom"
+	// The choice a new form starts with, as GitHub's does.
+	defaultExpiryDays = 30
+)
+
+func maxLifetimeOptions(current int) []views.Option {
+	opts := []views.Option{{Value: "0", Label: "No maximum", Selected: current == 0}}
+	days := maxLifetimeDays
+	if current != 0 && !slices.Contains(days, current) {
+		days = append(slices.Clone(days), current) // set through the API
+		slices.Sort(days)
 	}
-	return "personal"
+	for _, d := range days {
+		opts = append(opts, views.Option{Value: strconv.Itoa(d), Label: fmt.Sprintf("%d days", d), Selected: d == current})
+	}
+	return opts
+}
+
+// expiryOptions is the Expiration choice: no expiration (unless the
+// organization has a maximum), the presets within the maximum, a custom date.
+func expiryOptions(maxDays int, chosen string) []views.Option {
+	var opts []views.Option
+	if maxDays == 0 {
+		opts = append(opts, views.Option{Value: expiresNever, Label: "No expiration"})
+	}
+	for _, d := range expiryPresets {
+		if maxDays == 0 || d <= maxDays {
+			opts = append(opts, views.Option{Value: strconv.Itoa(d), Label: fmt.Sprintf("%d days", d)})
+		}
+	}
+	opts = append(opts, views.Option{Value: expiresCustom, Label: "Custom date"})
+	if chosen == "" {
+		chosen = strconv.Itoa(min(defaultExpiryDays, max(maxDays, 0)))
+		if maxDays == 0 {
+			chosen = strconv.Itoa(defaultExpiryDays)
+		}
+	}
+	found := false
+	for i := range opts {
+		if opts[i].Value == chosen {
+			opts[i].Selected, found = true, true
+		}
+	}
+	if !found {
+		opts[0].Selected = true
+	}
+	return opts
+}
+
+// tokenForm is what was typed into an Add New form.
+type tokenForm struct {
+	name      string
+	roles     []string
+	expires   string
+	expiresOn string
 }
 
 func (s *Server) newPersonalTokenForm(c echo.Context) error {
-	return s.renderTokenForm(c, http.StatusOK, false, "", nil, nil)
+	return s.renderTokenForm(c, http.StatusOK, store.KindPersonal, tokenForm{}, nil)
 }
 
 func (s *Server) newSystemTokenForm(c echo.Context) error {
-	return s.renderTokenForm(c, http.StatusOK, true, "", nil, nil)
+	return s.renderTokenForm(c, http.StatusOK, store.KindSystem, tokenForm{}, nil)
 }
 
-func (s *Server) renderTokenForm(c echo.Context, status int, system bool, name string, roles []string, errs map[string]string) error {
+func (s *Server) renderTokenForm(c echo.Context, status int, kind store.TokenKind, in tokenForm, errs map[string]string) error {
 	m, _ := memberOf(c)
-	f := views.TokenForm{Viewer: viewerOf(c, m), System: system, Name: name, Errors: errs}
-	if system {
+	org, err := s.db.Org(c.Request().Context(), m)
+	if err != nil {
+		return err
+	}
+	now := s.db.Now().UTC()
+	f := views.TokenForm{
+		Viewer: viewerOf(c, m), System: kind == store.KindSystem, Name: in.name,
+		Expiration: expiryOptions(org.MaxTokenDays, in.expires), ExpiresOn: in.expiresOn,
+		Today: now.AddDate(0, 0, 1).Format(time.DateOnly), Errors: errs,
+	}
+	if org.MaxTokenDays > 0 {
+		limit := now.AddDate(0, 0, org.MaxTokenDays)
+		f.MaxDate = limit.Format(time.DateOnly)
+		f.Policy = fmt.Sprintf("%s tokens must expire within %d days (by %s).", org.Name, org.MaxTokenDays, limit.Format(dateLayout))
+	}
+	if f.System {
 		for _, r := range store.AssignableRoles {
-			f.Roles = append(f.Roles, views.RoleOption{Key: string(r), Title: r.Title(), Checked: slices.Contains(roles, string(r))})
+			f.Roles = append(f.Roles, views.RoleOption{
+				Key: string(r), Title: r.Title(), Description: r.Description(), Checked: slices.Contains(in.roles, string(r)),
+			})
 		}
 	}
 	return render(c, status, views.TokenFormView(f))
@@ -131,19 +233,21 @@ func (s *Server) createSystemToken(c echo.Context) error {
 // mistakes comes back with what was typed and a message beside the field.
 func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 	m, _ := memberOf(c)
-	name := c.FormValue("name")
 	form, err := c.FormParams()
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
 	}
-	roleKeys := form["roles"]
-	system := kind == store.KindSystem
+	in := tokenForm{name: form.Get("name"), roles: form["roles"], expires: form.Get("expires"), expiresOn: form.Get("expires_on")}
 
-	nt := store.NewToken{Kind: kind, Name: name}
-	if system {
-		nt.Roles, err = store.ParseRoles(roleKeys...)
-	} else if len(roleKeys) > 0 {
+	nt := store.NewToken{Kind: kind, Name: in.name}
+	switch {
+	case kind == store.KindSystem:
+		nt.Roles, err = store.ParseRoles(in.roles...)
+	case len(in.roles) > 0:
 		err = store.Errorf(store.EINVALID, "A personal token acts with your roles and takes none of its own.")
+	}
+	if err == nil {
+		nt.ExpiresAt, err = formExpiry(in, s.db.Now())
 	}
 	var t store.Token
 	var key store.TokenText
@@ -152,15 +256,15 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 	}
 	if code := store.ErrorCode(err); code == store.EINVALID || code == store.ECONFLICT {
 		field := store.ErrorField(err)
-		if field != "name" && field != "roles" {
+		if field != "name" && field != "roles" && field != "expires" {
 			field = ""
 		}
-		return s.renderTokenForm(c, statusOf[code], system, name, roleKeys, map[string]string{field: store.ErrorMessage(err)})
+		return s.renderTokenForm(c, statusOf[code], kind, in, map[string]string{field: store.ErrorMessage(err)})
 	} else if err != nil {
 		return err
 	}
 
-	flash := fmt.Sprintf("%s token “%s” created.", capitalize(kindTitle(kind)), t.Name)
+	flash := fmt.Sprintf("%s token “%s” created.", kind.Title(), t.Name)
 	lists, err := s.tokenLists(c, m, flash)
 	if err != nil {
 		return err
@@ -169,15 +273,49 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 	return render(c, http.StatusCreated, views.TokensView(views.TokensPage{
 		Viewer: viewerOf(c, m),
 		Lists:  lists,
-		NewKey: &views.NewKey{KindTitle: kindTitle(kind), Name: t.Name, Key: string(key)},
+		NewKey: &views.NewKey{KindTitle: string(kind), Name: t.Name, Key: string(key)},
 	}))
 }
 
-func capitalize(s string) string {
-	if s == "" {
-		return s
+// formExpiry turns the Expiration choice into a time: zero for none, a
+// number of days from now, or the start (UTC) of the custom date. A post
+// without the choice, as from a script, asks for none, as the API does.
+func formExpiry(in tokenForm, now time.Time) (time.Time, error) {
+	switch in.expires {
+	case expiresNever, "":
+		return time.Time{}, nil
+	case expiresCustom:
+		d, err := time.Parse(time.DateOnly, strings.TrimSpace(in.expiresOn))
+		if err != nil {
+			return time.Time{}, &store.Error{Code: store.EINVALID, Field: "expires", Message: "Enter the custom date as a date, such as 2027-01-31."}
+		}
+		return d, nil
 	}
-	return string(s[0]-'a'+'A') + s[1:]
+	days, err := strconv.Atoi(in.expires)
+	if err != nil || !slices.Contains(expiryPresets, days) {
+		return time.Time{}, &store.Error{Code: store.EINVALID, Field: "expires", Message: "Choose when the token expires."}
+	}
+	return now.AddDate(0, 0, days), nil
+}
+
+// saveTokenSettings sets the organization's maximum token lifetime.
+func (s *Server) saveTokenSettings(c echo.Context) error {
+	m, _ := memberOf(c)
+	days, err := strconv.Atoi(c.FormValue("max_token_days"))
+	if err != nil || days != 0 && !slices.Contains(maxLifetimeDays, days) {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "Choose a maximum token lifetime from the list.")
+	}
+	if _, err := s.db.SetMaxTokenLifetime(c.Request().Context(), m, days); err != nil {
+		return err
+	}
+	msg := "New tokens may now have no expiration."
+	if days > 0 {
+		msg = fmt.Sprintf("New tokens must now expire within %d days.", days)
+	}
+	if err := s.flash(c, msg); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/tokens")
 }
 
 // tokenParam reads the :id of a route; an id that is not a number is a
@@ -204,8 +342,8 @@ func (s *Server) confirmRevoke(c echo.Context) error {
 	}
 	p := views.RevokeConfirm{
 		Viewer:         viewerOf(c, m),
-		Token:          tokenRow(t, m),
-		KindTitle:      kindTitle(t.Kind),
+		Token:          tokenRow(t, m, s.db.Now()),
+		KindTitle:      string(t.Kind),
 		AlreadyRevoked: !t.Active(),
 	}
 	if isHTMX(c) {

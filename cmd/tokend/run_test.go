@@ -1090,8 +1090,8 @@ func TestServeDemo(t *testing.T) {
 	}
 
 	res, body := fetch(t, browser(t), http.MethodGet, base+"/healthz", nil)
-	if res.StatusCode != http.StatusOK || body != "ok\n" {
-		t.Errorf("GET /healthz: %d %q, want 200 \"ok\\n\"", res.StatusCode, body)
+	if res.StatusCode != http.StatusOK || body != "{\"status\":\"ok\"}\n" {
+		t.Errorf("GET /healthz: %d %q, want 200 {\"status\":\"ok\"}", res.StatusCode, body)
 	}
 	wantMode(t, keyPath, 0o600)
 	wantMode(t, credentialsPath, 0o600)

@@ -24,7 +24,13 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`, created if missing")
 	addr := fs.String("addr", orDefault(getenv, "TOKEND_ADDR", "127.0.0.1:8080"), "`address` to listen on")
 	demo := fs.Bool("demo", false, "on first start, add a demo organization and print how to sign in")
+	accessLog := fs.Bool("access-log", orDefault(getenv, "TOKEND_ACCESS_LOG", "true") != "false", "log a line for every request")
+	proxies := fs.String("trusted-proxies", getenv("TOKEND_TRUSTED_PROXIES"), "comma-separated `CIDRs` of proxies whose X-Forwarded-For names the client")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	trusted, err := parseCIDRs(*proxies)
+	if err != nil {
 		return err
 	}
 	if dir := filepath.Dir(*dbPath); dir != "." {
@@ -48,7 +54,8 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := web.New(db, web.Config{SessionKey: key, Logger: logger})
+	db.Logger = logger
+	srv, err := web.New(db, web.Config{SessionKey: key, Logger: logger, AccessLog: *accessLog, TrustedProxies: trusted})
 	if err != nil {
 		return err
 	}
@@ -83,6 +90,21 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	}
 	fmt.Fprintln(stdout, "tokend stopped")
 	return nil
+}
+
+func parseCIDRs(s string) ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxies: %q is not a CIDR such as 10.0.0.0/8", f)
+		}
+		nets = append(nets, n)
+	}
+	return nets, nil
 }
 
 func displayAddr(a net.Addr) string {

@@ -56,7 +56,7 @@ func userAdd(ctx context.Context, args []string, getenv env, stdin io.Reader, st
 	if err != nil {
 		return fmt.Errorf("user add: %s", store.ErrorMessage(err))
 	}
-	fmt.Fprintf(stdout, "added %s <%s> to %s as %s\n", m.Name, m.Email, m.OrgName, roleTitles(m.Roles))
+	fmt.Fprintf(stdout, "added %s <%s> to %s as %s\n", m.Name, m.Email, m.OrgName, strings.Join(store.RoleTitles(m.Roles), ", "))
 	return nil
 }
 
@@ -122,15 +122,7 @@ func userList(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		if !m.LeftAt.IsZero() {
 			status = "left " + m.LeftAt.Format("2006-01-02")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", m.OrgName, m.Email, m.Name, roleTitles(m.Roles), status)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", m.OrgName, m.Email, m.Name, strings.Join(store.RoleTitles(m.Roles), ", "), status)
 	}
 	return w.Flush()
-}
-
-func roleTitles(rs []store.Role) string {
-	t := make([]string, len(rs))
-	for i, r := range rs {
-		t[i] = r.Title()
-	}
-	return strings.Join(t, ", ")
 }

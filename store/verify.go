@@ -1,0 +1,332 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Principal is a verified token: what acts on the API, and with which roles.
+type Principal struct {
+	TokenID  int64
+	Kind     TokenKind
+	Name     string
+	LastFour string
+	OrgID    int64
+	OrgName  string
+
+	// The member a personal token belongs to.
+	MemberID    int64
+	MemberEmail string
+	MemberName  string
+
+	// Roles are the roles in effect now: a system token's own, or a personal
+	// token's member's, with owner acting as admin. Shared; do not modify.
+	Roles []Role
+
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+	LastUsedAt time.Time
+
+	memberRoles []Role
+}
+
+// Has reports whether the principal may act as r; admin may act as any role.
+func (p Principal) Has(r Role) bool { return covers(p.Roles, r) }
+
+// Hint is how the token is shown: prefix and last four characters.
+func (p Principal) Hint() string { return kindPrefix(p.Kind) + "…" + p.LastFour }
+
+// Why a presented token is refused.
+var (
+	ErrTokenInvalid = &Error{Code: EUNAUTHORIZED, Message: "The access token is malformed, mistyped or unknown."}
+	ErrTokenExpired = &Error{Code: EUNAUTHORIZED, Message: "The access token has expired."}
+	ErrTokenRevoked = &Error{Code: EUNAUTHORIZED, Message: "The access token has been revoked."}
+)
+
+// Verify checks a token presented on the API from address addr and returns
+// what it may do. A malformed token or a bad checksum is refused without a
+// database read; a token seen before costs a digest and a map lookup, since
+// verified tokens are cached and the cache re-reads only what changed when
+// any process on this database revokes a token or removes a member. Use is
+// recorded at most once a minute per token, off this path.
+func (d *DB) Verify(ctx context.Context, text, addr string) (Principal, error) {
+	if _, ok := ParseTokenText(text); !ok {
+		return Principal{}, ErrTokenInvalid
+	}
+	digest := DigestOf(text)
+	c := d.cache
+	if d.signal.load() != c.seen.Load() {
+		if err := c.refresh(ctx); err != nil {
+			return Principal{}, err // unsure what was revoked: refuse
+		}
+	}
+	c.mu.RLock()
+	ct := c.tokens[digest]
+	c.mu.RUnlock()
+	if ct == nil || ct.member != nil && ct.member.stale.Load() {
+		var err error
+		if ct, err = c.load(ctx, digest); err != nil {
+			return Principal{}, err
+		}
+	}
+
+	now := d.Now()
+	switch {
+	case ct.revoked || ct.member != nil && ct.member.left:
+		return Principal{}, ErrTokenRevoked
+	case expired(ct.p.ExpiresAt, now):
+		return Principal{}, ErrTokenExpired
+	}
+	p := ct.p
+	if m := ct.member; m != nil {
+		p.MemberEmail, p.MemberName, p.Roles, p.memberRoles = m.email, m.name, m.effective, m.roles
+	}
+	p.LastUsedAt = c.touch(ct, now, addr)
+	return p, nil
+}
+
+// tokenCache holds the tokens this process has verified, keyed by digest.
+type tokenCache struct {
+	d *DB
+
+	mu      sync.RWMutex
+	tokens  map[Digest]*cachedToken
+	byID    map[int64]Digest
+	members map[int64]*cachedMember
+	seq     int64 // the change seq the cache reflects
+
+	// seen is the change signal's value at the last refresh.
+	seen      atomic.Uint64
+	refreshMu sync.Mutex
+
+	pendingMu sync.Mutex
+	pending   map[int64]lastUse
+}
+
+// maxCachedTokens bounds the cache; past it the cache starts again empty.
+const maxCachedTokens = 1 << 20
+
+type cachedToken struct {
+	p       Principal // Roles set for system tokens only
+	member  *cachedMember
+	revoked bool
+	// lastUsed is the Unix time of the last use recorded or queued.
+	lastUsed atomic.Int64
+}
+
+type cachedMember struct {
+	email, name string
+	roles       []Role
+	effective   []Role
+	left        bool
+	stale       atomic.Bool // changed since loaded: load again
+	id          int64
+}
+
+type lastUse struct {
+	at   int64
+	addr string
+}
+
+func newTokenCache(d *DB) *tokenCache {
+	return &tokenCache{
+		d:       d,
+		tokens:  make(map[Digest]*cachedToken),
+		byID:    make(map[int64]Digest),
+		members: make(map[int64]*cachedMember),
+		pending: make(map[int64]lastUse),
+	}
+}
+
+const verifyQuery = `SELECT t.id, t.kind, t.name, t.last_four, t.roles, t.org_id, o.name,
+	ifnull(t.member_id, 0), ifnull(m.email, ''), ifnull(m.name, ''), ifnull(m.roles, ''), m.left_at,
+	t.created_at, t.expires_at, t.last_used_at, t.revoked_at
+	FROM tokens t JOIN orgs o ON o.id = t.org_id LEFT JOIN members m ON m.id = t.member_id
+	WHERE t.digest = ?`
+
+// load reads one token by digest and caches it, unless a change came in
+// while it was read: then the answer is right but may not be kept.
+func (c *tokenCache) load(ctx context.Context, digest Digest) (*cachedToken, error) {
+	c.mu.RLock()
+	startSeq := c.seq
+	c.mu.RUnlock()
+
+	ct := &cachedToken{}
+	m := &cachedMember{}
+	var roles, memberRoles string
+	var created int64
+	var left, expires, lastUsed, revoked sql.NullInt64
+	err := c.d.db.QueryRowContext(ctx, verifyQuery, digest[:]).Scan(
+		&ct.p.TokenID, &ct.p.Kind, &ct.p.Name, &ct.p.LastFour, &roles, &ct.p.OrgID, &ct.p.OrgName,
+		&ct.p.MemberID, &m.email, &m.name, &memberRoles, &left,
+		&created, &expires, &lastUsed, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrTokenInvalid
+	} else if err != nil {
+		return nil, err
+	}
+	ct.p.CreatedAt = unixTime(created)
+	ct.p.ExpiresAt = nullUnixTime(expires)
+	ct.revoked = revoked.Valid
+	ct.lastUsed.Store(lastUsed.Int64)
+	if ct.p.Kind == KindSystem {
+		ct.p.Roles = splitRoles(roles)
+	} else {
+		m.id, m.left = ct.p.MemberID, left.Valid
+		m.roles = splitRoles(memberRoles)
+		m.effective = effectiveRoles(m.roles)
+		ct.member = m
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != startSeq {
+		return ct, nil
+	}
+	if len(c.tokens) >= maxCachedTokens {
+		c.tokens, c.byID = make(map[Digest]*cachedToken), make(map[int64]Digest)
+	}
+	if ct.member != nil {
+		if cur := c.members[m.id]; cur != nil && !cur.stale.Load() {
+			ct.member = cur
+		} else {
+			c.members[m.id] = m
+		}
+	}
+	c.tokens[digest] = ct
+	c.byID[ct.p.TokenID] = digest
+	return ct, nil
+}
+
+// refresh drops from the cache whatever changed since it was filled, as the
+// change_seq stamps in the database say, and notes the signal it acted on.
+func (c *tokenCache) refresh(ctx context.Context) error {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	sig := c.d.signal.load()
+
+	// Every row stamped up to dbSeq was committed before dbSeq was read; rows
+	// stamped later and read here anyway are dropped again next time.
+	var dbSeq int64
+	if err := c.d.db.QueryRowContext(ctx, `SELECT seq FROM change_seq WHERE id = 1`).Scan(&dbSeq); err != nil {
+		return err
+	}
+	c.mu.RLock()
+	from := c.seq
+	c.mu.RUnlock()
+	if dbSeq != from {
+		tokenIDs, err := c.changedIDs(ctx, `SELECT id FROM tokens WHERE change_seq > ?`, from)
+		if err != nil {
+			return err
+		}
+		memberIDs, err := c.changedIDs(ctx, `SELECT id FROM members WHERE change_seq > ?`, from)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		for _, id := range tokenIDs {
+			if digest, ok := c.byID[id]; ok {
+				delete(c.tokens, digest)
+				delete(c.byID, id)
+			}
+		}
+		for _, id := range memberIDs {
+			if m := c.members[id]; m != nil {
+				m.stale.Store(true)
+				delete(c.members, id)
+			}
+		}
+		c.seq = dbSeq
+		c.mu.Unlock()
+	}
+	c.seen.Store(sig)
+	return nil
+}
+
+func (c *tokenCache) changedIDs(ctx context.Context, query string, since int64) ([]int64, error) {
+	rows, err := c.d.db.QueryContext(ctx, query, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// lastUseInterval is how often at most a token's use is written down.
+const lastUseInterval = 60
+
+// touch queues a record of this use if the last one is a minute old or
+// more, and returns when the token was last used.
+func (c *tokenCache) touch(ct *cachedToken, now time.Time, addr string) time.Time {
+	last, t := ct.lastUsed.Load(), now.Unix()
+	if t-last >= lastUseInterval && ct.lastUsed.CompareAndSwap(last, t) {
+		c.pendingMu.Lock()
+		c.pending[ct.p.TokenID] = lastUse{at: t, addr: addr}
+		c.pendingMu.Unlock()
+		last = t
+	}
+	if last == 0 {
+		return time.Time{}
+	}
+	return unixTime(last)
+}
+
+// FlushLastUsed writes the queued records of use in one transaction. The
+// server does this every second; tests call it to see the result at once.
+func (d *DB) FlushLastUsed(ctx context.Context) error {
+	c := d.cache
+	c.pendingMu.Lock()
+	pending := c.pending
+	c.pending = make(map[int64]lastUse)
+	c.pendingMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for id, u := range pending {
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?, last_used_ip = ?
+			WHERE id = ? AND ifnull(last_used_at, 0) < ?`, u.at, u.addr, id, u.at); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// background flushes records of use and, as a safety net for a process that
+// died between a commit and its signal, looks for changes once a second.
+func (d *DB) background(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := d.FlushLastUsed(ctx); err != nil {
+				d.logf("record last use: %v", err)
+			}
+			if err := d.cache.refresh(ctx); err != nil {
+				d.logf("look for changes: %v", err)
+			}
+			cancel()
+		}
+	}
+}

@@ -1,0 +1,424 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"tokend/store"
+)
+
+const principalKey = "principal"
+
+// apiError is an error answered as JSON on the API:
+// {"error":{"code":…,"message":…,"field":…}}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	// RetryAfter, for 429, is how long to wait.
+	RetryAfter time.Duration `json:"-"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+var errNoToken = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token",
+	Message: "Send an access token as Authorization: Bearer <token>."}
+
+func errInsufficientRole(r store.Role) *apiError {
+	return &apiError{Status: http.StatusForbidden, Code: "insufficient_role",
+		Message: "This token does not act as " + string(r) + ", which this request needs."}
+}
+
+// bearerToken reads the token of an Authorization: Bearer header.
+func bearerToken(h string) (string, bool) {
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(prefix):]), true
+}
+
+// authenticate checks the request's bearer token. Failed checks from one
+// address are rate limited; once over the limit, every check from it is
+// refused, so a guess that happens to be right is not told apart.
+func (s *Server) authenticate(c echo.Context) (store.Principal, error) {
+	ip, now := c.RealIP(), time.Now()
+	if wait := s.failures.retryAfter(ip, now); wait > 0 {
+		return store.Principal{}, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "Too many failed token checks from your address; try again later.", RetryAfter: wait}
+	}
+	text, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+	if !ok {
+		return store.Principal{}, errNoToken
+	}
+	p, err := s.db.Verify(c.Request().Context(), text, ip)
+	if store.ErrorCode(err) == store.EUNAUTHORIZED {
+		s.failures.fail(ip, now)
+	}
+	return p, err
+}
+
+// requireToken lets an API request through with a working token, and puts
+// what it may do on the context.
+func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p, err := s.authenticate(c)
+		if err != nil {
+			return err
+		}
+		c.Set(principalKey, p)
+		return next(c)
+	}
+}
+
+// requireRole refuses a token that does not act as r.
+func requireRole(r store.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !principalOf(c).Has(r) {
+				return errInsufficientRole(r)
+			}
+			return next(c)
+		}
+	}
+}
+
+func principalOf(c echo.Context) store.Principal {
+	p, _ := c.Get(principalKey).(store.Principal)
+	return p
+}
+
+// apiOrg is an organization as the API shows it.
+type apiOrg struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// apiMember is a member as the API shows one.
+type apiMember struct {
+	ID    int64  `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+// apiPrincipal is GET /api/v1/token: the token presented.
+type apiPrincipal struct {
+	ID           int64      `json:"id"`
+	Kind         string     `json:"kind"`
+	Name         string     `json:"name"`
+	Hint         string     `json:"hint"`
+	LastFour     string     `json:"last_four"`
+	Organization apiOrg     `json:"organization"`
+	Member       *apiMember `json:"member,omitempty"`
+	Roles        []string   `json:"roles"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
+}
+
+func (s *Server) apiWhoAmI(c echo.Context) error {
+	p := principalOf(c)
+	out := apiPrincipal{
+		ID: p.TokenID, Kind: string(p.Kind), Name: p.Name, Hint: p.Hint(), LastFour: p.LastFour,
+		Organization: apiOrg{ID: p.OrgID, Name: p.OrgName},
+		Roles:        roleKeys(p.Roles),
+		CreatedAt:    p.CreatedAt, ExpiresAt: optTime(p.ExpiresAt), LastUsedAt: optTime(p.LastUsedAt),
+	}
+	if p.Kind == store.KindPersonal {
+		out.Member = &apiMember{ID: p.MemberID, Email: p.MemberEmail, Name: p.MemberName}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiToken is a token as the API lists it: never its secret.
+type apiToken struct {
+	ID           int64      `json:"id"`
+	Kind         string     `json:"kind"`
+	Name         string     `json:"name"`
+	Hint         string     `json:"hint"`
+	LastFour     string     `json:"last_four"`
+	State        string     `json:"state"`
+	Roles        []string   `json:"roles,omitempty"`
+	Member       *apiMember `json:"member,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	CreatedBy    string     `json:"created_by"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+	LastUsedAt   *time.Time `json:"last_used_at"`
+	LastUsedIP   string     `json:"last_used_ip,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
+}
+
+func toAPIToken(t store.Token, now time.Time) apiToken {
+	out := apiToken{
+		ID: t.ID, Kind: string(t.Kind), Name: t.Name, Hint: t.Hint(), LastFour: t.LastFour,
+		State: t.State(now), Roles: roleKeys(t.Roles),
+		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedByName,
+		ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt), LastUsedIP: t.LastUsedIP,
+		RevokedAt: optTime(t.RevokedAt), RevokeReason: t.RevokeReason,
+	}
+	if t.Kind == store.KindPersonal {
+		out.Member = &apiMember{ID: t.MemberID, Email: t.MemberEmail, Name: t.MemberName}
+	}
+	return out
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func roleKeys(rs []store.Role) []string {
+	keys := make([]string, len(rs))
+	for i, r := range rs {
+		keys[i] = string(r)
+	}
+	return keys
+}
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 100
+)
+
+// apiListTokens is GET /api/v1/tokens: a personal token sees its member's
+// personal tokens; a token acting as admin sees all of the organization's.
+func (s *Server) apiListTokens(c echo.Context) error {
+	p := principalOf(c)
+	f := store.TokenFilter{Kind: store.TokenKind(c.QueryParam("kind")), State: c.QueryParam("state"), Limit: defaultPageSize}
+	switch f.Kind {
+	case "", store.KindPersonal, store.KindSystem:
+	default:
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "kind", Message: "kind must be personal or system."}
+	}
+	if f.State == "all" {
+		f.State, f.IncludeRevoked = "", true
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "limit",
+				Message: "limit must be a number from 1 to " + strconv.Itoa(maxPageSize) + "."}
+		}
+		f.Limit = n
+	}
+	if v := c.QueryParam("cursor"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id < 1 {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "cursor", Message: "cursor is not one this API gave."}
+		}
+		f.BeforeID = id
+	}
+	if !p.Has(store.RoleAdmin) {
+		if f.Kind == store.KindSystem || p.Kind == store.KindSystem {
+			return errInsufficientRole(store.RoleAdmin)
+		}
+		f.Kind, f.MemberID = store.KindPersonal, p.MemberID
+	}
+	// One more than asked tells whether there is a next page.
+	f.Limit++
+	ts, err := s.db.ListTokens(c.Request().Context(), p, f)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Tokens     []apiToken `json:"tokens"`
+		NextCursor string     `json:"next_cursor,omitempty"`
+	}{Tokens: []apiToken{}}
+	now := s.db.Now()
+	for i, t := range ts {
+		if i == f.Limit-1 {
+			out.NextCursor = strconv.FormatInt(ts[i-1].ID, 10)
+			break
+		}
+		out.Tokens = append(out.Tokens, toAPIToken(t, now))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// apiNewToken is the body of POST /api/v1/tokens.
+type apiNewToken struct {
+	Kind          string   `json:"kind"`
+	Name          string   `json:"name"`
+	Roles         []string `json:"roles"`
+	ExpiresInDays *int     `json:"expires_in_days"`
+	ExpiresAt     *string  `json:"expires_at"`
+}
+
+// apiCreateToken is POST /api/v1/tokens: the key is in this response only.
+func (s *Server) apiCreateToken(c echo.Context) error {
+	p := principalOf(c)
+	var in apiNewToken
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	nt := store.NewToken{Kind: store.TokenKind(in.Kind), Name: in.Name}
+	if nt.Kind == "" {
+		nt.Kind = store.KindPersonal
+	}
+	var err error
+	if nt.Roles, err = store.ParseRoles(in.Roles...); err != nil {
+		return err
+	}
+	now := s.db.Now()
+	switch {
+	case in.ExpiresInDays != nil && in.ExpiresAt != nil:
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "expires_at",
+			Message: "Give expires_in_days or expires_at, not both."}
+	case in.ExpiresInDays != nil:
+		if *in.ExpiresInDays < 1 || *in.ExpiresInDays > store.MaxTokenLifetimeDays {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "expires_in_days",
+				Message: "expires_in_days must be from 1 to " + strconv.Itoa(store.MaxTokenLifetimeDays) + "."}
+		}
+		nt.ExpiresAt = now.AddDate(0, 0, *in.ExpiresInDays)
+	case in.ExpiresAt != nil:
+		if nt.ExpiresAt, err = parseExpiry(*in.ExpiresAt); err != nil {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "expires_at",
+				Message: "expires_at must be a date (2006-01-02) or a time (RFC 3339)."}
+		}
+	}
+	t, key, err := s.db.CreateToken(c.Request().Context(), p, nt)
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusCreated, struct {
+		Token apiToken `json:"token"`
+		Key   string   `json:"key"`
+	}{toAPIToken(t, now), string(key)})
+}
+
+// parseExpiry reads a date (the token expires at its start, UTC) or a time.
+func parseExpiry(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+// apiRevokeToken is DELETE /api/v1/tokens/{id}. Revoking twice changes
+// nothing: revoked says whether this request did it.
+func (s *Server) apiRevokeToken(c echo.Context) error {
+	id, err := tokenParam(c)
+	if err != nil {
+		return err
+	}
+	t, revoked, err := s.db.RevokeToken(c.Request().Context(), principalOf(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, struct {
+		Token   apiToken `json:"token"`
+		Revoked bool     `json:"revoked"`
+	}{toAPIToken(t, s.db.Now()), revoked})
+}
+
+// introspection is an RFC 7662 answer. An inactive token says nothing else.
+type introspection struct {
+	Active    bool   `json:"active"`
+	TokenType string `json:"token_type,omitempty"`
+	Scope     string `json:"scope,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Org       int64  `json:"org,omitempty"`
+	TokenID   int64  `json:"token_id,omitempty"`
+	Name      string `json:"name,omitempty"`
+}
+
+// apiIntrospect is POST /api/v1/introspect (RFC 7662), for services that
+// check tokens presented to them. The caller must act as admin, and only
+// sees tokens of its own organization as active.
+func (s *Server) apiIntrospect(c echo.Context) error {
+	caller := principalOf(c)
+	text := c.FormValue("token")
+	if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+		var in struct {
+			Token string `json:"token"`
+		}
+		if err := decodeJSON(c, &in); err != nil {
+			return err
+		}
+		text = in.Token
+	}
+	if text == "" {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "token", Message: "token is required."}
+	}
+	p, err := s.db.Verify(c.Request().Context(), text, c.RealIP())
+	if store.ErrorCode(err) == store.EUNAUTHORIZED || err == nil && p.OrgID != caller.OrgID {
+		return c.JSON(http.StatusOK, introspection{Active: false})
+	} else if err != nil {
+		return err
+	}
+	out := introspection{
+		Active: true, TokenType: string(p.Kind), Scope: strings.Join(roleKeys(p.Roles), " "),
+		Sub: subject(p), Iat: p.CreatedAt.Unix(), Org: p.OrgID, TokenID: p.TokenID, Name: p.Name,
+	}
+	if !p.ExpiresAt.IsZero() {
+		out.Exp = p.ExpiresAt.Unix()
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// subject is who a token acts for: its member, or for a system token the
+// organization it belongs to.
+func subject(p store.Principal) string {
+	if p.Kind == store.KindPersonal {
+		return "member:" + strconv.FormatInt(p.MemberID, 10)
+	}
+	return "org:" + strconv.FormatInt(p.OrgID, 10)
+}
+
+// verify is GET /auth/verify, for reverse proxies (nginx auth_request,
+// Traefik ForwardAuth, Envoy ext_authz): 200 and what the token is in
+// headers, 401 for no working token, 403 when ?role= is not held.
+func (s *Server) verify(c echo.Context) error {
+	p, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	if r := c.QueryParam("role"); r != "" {
+		if !store.Role(r).Valid() {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "role", Message: "role is not a role."}
+		}
+		if !p.Has(store.Role(r)) {
+			return errInsufficientRole(store.Role(r))
+		}
+	}
+	h := c.Response().Header()
+	h.Set("X-Token-Id", strconv.FormatInt(p.TokenID, 10))
+	h.Set("X-Token-Kind", string(p.Kind))
+	h.Set("X-Token-Org", strconv.FormatInt(p.OrgID, 10))
+	h.Set("X-Token-Subject", subject(p))
+	h.Set("X-Token-Roles", strings.Join(roleKeys(p.Roles), " "))
+	return c.NoContent(http.StatusOK)
+}
+
+// decodeJSON reads a JSON body, refusing unknown fields and trailing data.
+func decodeJSON(c echo.Context, v any) error {
+	if !strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "invalid_request", Message: "Send the body as application/json."}
+	}
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var he *echo.HTTPError // the body limit's
+		if errors.As(err, &he) {
+			return he
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "The body is not the JSON this request takes: " + err.Error()}
+	}
+	if dec.More() {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "The body has more than one JSON value."}
+	}
+	return nil
+}
