@@ -33,8 +33,10 @@ lint: ## gofmt and go vet
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: ## Run the Go benchmarks
+bench: build ## Go benchmarks, then a wrk load run against a live server (if wrk is installed)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@if command -v wrk >/dev/null; then $(GO) run ./cmd/loadtest -bin bin/tokend; \
+	else echo "wrk is not installed (apt-get install wrk): skipped the load run against a live server"; fi
 
 vendor-htmx: ## Refresh static/htmx.min.js from the npm package htmx.org
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-*.tgz && \
