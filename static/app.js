@@ -82,6 +82,12 @@
     const replace = document.querySelector("[data-replace-url]");
     if (replace) history.replaceState(null, "", replace.dataset.replaceUrl);
   }
+  // Leaving the page takes the key with it, even from a browser that would
+  // keep the page to show again on Back.
+  window.addEventListener("pagehide", function () {
+    document.querySelectorAll("[data-testid=new-key]").forEach(function (box) { box.remove(); });
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", onReady);
   } else {

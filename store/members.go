@@ -137,6 +137,10 @@ func validEmail(s string) bool {
 		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
 }
 
+// ValidatePassword says whether p is strong enough, before anything is
+// written: the same rule CreateMember applies.
+func ValidatePassword(p string) error { return validatePassword(p) }
+
 func validatePassword(p string) error {
 	switch {
 	case p == "":
@@ -286,8 +290,8 @@ func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE members SET left_at = ?, change_seq = ? WHERE id = ?`, now, seq, m.ID); err != nil {
 		return Member{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = 'member_left', change_seq = ?
-		WHERE member_id = ? AND revoked_at IS NULL`, now, seq, m.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ?, change_seq = ?
+		WHERE member_id = ? AND revoked_at IS NULL`, now, ReasonMemberLeft, seq, m.ID); err != nil {
 		return Member{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE member_id = ?`, m.ID); err != nil {

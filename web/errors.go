@@ -53,7 +53,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "path", c.Request().URL.Path, "error", err)
 	}
 	page := views.ErrorPage{Status: status, Title: http.StatusText(status), Message: message}
-	if m, ok := memberOf(c); ok {
+	m, ok := memberOf(c)
+	if !ok && status != http.StatusInternalServerError && csrfToken(c) != "" {
+		// A page that does not exist still shows who is signed in (but not
+		// under /static/, where no CSRF token is drawn for the menu's form).
+		m, ok, _ = s.signedIn(c)
+	}
+	if ok {
 		v := viewerOf(c, m)
 		page.Viewer = &v
 	}

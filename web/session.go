@@ -30,20 +30,35 @@ func (s *Server) saveSession(c echo.Context, sess *sessions.Session) error {
 	return sess.Save(c.Request(), c.Response())
 }
 
+// signedIn returns the member signed in with this request's session: still
+// in their organization, the session unexpired.
+func (s *Server) signedIn(c echo.Context) (store.Member, bool, error) {
+	sid, ok := s.session(c).Values[sessionIDKey].(string)
+	if !ok {
+		return store.Member{}, false, nil
+	}
+	m, err := s.db.SessionMember(c.Request().Context(), sid)
+	if store.ErrorCode(err) == store.ENOTFOUND {
+		return store.Member{}, false, nil
+	}
+	return m, err == nil, err
+}
+
 // requireMember lets a request through only for a signed-in member who is
 // still in their organization, and puts the member on the context. Anyone
 // else is sent to sign in, and brought back afterwards.
 func (s *Server) requireMember(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		sess := s.session(c)
-		if sid, ok := sess.Values[sessionIDKey].(string); ok {
-			m, err := s.db.SessionMember(c.Request().Context(), sid)
-			if err == nil {
-				c.Set(memberKey, m)
-				return next(c)
-			} else if store.ErrorCode(err) != store.ENOTFOUND {
-				return err
-			}
+		m, ok, err := s.signedIn(c)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.Set(memberKey, m)
+			// An organization's tokens and members stay out of caches, so
+			// nothing is left behind after signing out.
+			noStore(c)
+			return next(c)
 		}
 		to := "/login"
 		if r := c.Request(); r.Method == http.MethodGet && !isHTMX(c) {
@@ -77,10 +92,8 @@ func viewerOf(c echo.Context, m store.Member) views.Viewer {
 }
 
 func (s *Server) loginPage(c echo.Context) error {
-	if sid, ok := s.session(c).Values[sessionIDKey].(string); ok {
-		if _, err := s.db.SessionMember(c.Request().Context(), sid); err == nil {
-			return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
-		}
+	if _, ok, _ := s.signedIn(c); ok {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
 	}
 	return render(c, http.StatusOK, views.LoginView(views.LoginPage{
 		CSRF: csrfToken(c), Next: c.QueryParam("next"),

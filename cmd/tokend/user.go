@@ -47,6 +47,10 @@ func userAdd(ctx context.Context, args []string, getenv env, stdin io.Reader, st
 		}
 	}
 
+	if err := store.ValidatePassword(password); err != nil {
+		return fmt.Errorf("user add: %s", store.ErrorMessage(err))
+	}
+
 	db, err := openStore(ctx, *dbPath)
 	if err != nil {
 		return err
