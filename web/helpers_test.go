@@ -34,6 +34,12 @@ type testApp struct {
 
 func newTestApp(t *testing.T) *testApp {
 	t.Helper()
+	return newTestAppWith(t, nil)
+}
+
+// newTestAppWith is newTestApp with a say in the server's Config.
+func newTestAppWith(t *testing.T, configure func(*Config)) *testApp {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "tokend.db"))
 	if err != nil {
@@ -44,10 +50,14 @@ func newTestApp(t *testing.T) *testApp {
 	db.PasswordCost = bcrypt.MinCost
 	db.Now = func() time.Time { return a.now }
 
-	srv, err := New(db, Config{
+	cfg := Config{
 		SessionKey: []byte("0123456789abcdef0123456789abcdef"),
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := New(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,62 +8,65 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// failureLimiter slows down guessing: each client address may fail a token
-// check at a steady rate after a burst; past it, every token check from that
-// address is refused until the next failure would be allowed. Valid tokens
+// failureLimiter slows down guessing: each key (a client address, an
+// account) may fail a check a burst of times and then at a steady rate; with
+// its budget spent, every check for that key is refused until the budget
+// holds one more failure. Valid tokens
 // cost nothing here but one lookup in a map that is empty in normal running.
 type failureLimiter struct {
 	limit rate.Limit
 	burst int
 
-	mu    sync.Mutex
-	perIP map[string]*rate.Limiter
+	mu     sync.Mutex
+	perKey map[string]*rate.Limiter
 
 	blocked sync.Map // address → time.Time until which it is refused
 }
 
 func newFailureLimiter(perSecond float64, burst int) *failureLimiter {
-	return &failureLimiter{limit: rate.Limit(perSecond), burst: burst, perIP: make(map[string]*rate.Limiter)}
+	return &failureLimiter{limit: rate.Limit(perSecond), burst: burst, perKey: make(map[string]*rate.Limiter)}
 }
 
-// retryAfter is how long ip must wait before its next token check, or 0.
-func (l *failureLimiter) retryAfter(ip string, now time.Time) time.Duration {
-	v, ok := l.blocked.Load(ip)
+// retryAfter is how long key must wait before its next check, or 0.
+func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
+	v, ok := l.blocked.Load(key)
 	if !ok {
 		return 0
 	}
 	if until := v.(time.Time); now.Before(until) {
 		return until.Sub(now)
 	}
-	l.blocked.Delete(ip)
+	l.blocked.Delete(key)
 	return 0
 }
 
-// fail counts a failed token check from ip.
-func (l *failureLimiter) fail(ip string, now time.Time) {
+// fail counts a failed check from key (an address, an account). Once its
+// budget is spent, key is refused until the budget holds one more failure.
+func (l *failureLimiter) fail(key string, now time.Time) {
 	l.mu.Lock()
-	lim := l.perIP[ip]
+	lim := l.perKey[key]
 	if lim == nil {
-		if len(l.perIP) >= 100_000 {
+		if len(l.perKey) >= 100_000 {
 			l.forgetIdle(now)
 		}
 		lim = rate.NewLimiter(l.limit, l.burst)
-		l.perIP[ip] = lim
+		l.perKey[key] = lim
 	}
-	allowed := lim.AllowN(now, 1)
+	lim.AllowN(now, 1)
+	left := lim.TokensAt(now)
 	l.mu.Unlock()
-	if !allowed {
-		wait := time.Duration(float64(time.Second) / float64(l.limit))
-		l.blocked.Store(ip, now.Add(wait))
+	if left < 1 {
+		wait := time.Duration((1 - left) / float64(l.limit) * float64(time.Second))
+		l.blocked.Store(key, now.Add(wait))
 	}
 }
 
 // forgetIdle drops the addresses whose budget has refilled: they are as
 // good as new.
 func (l *failureLimiter) forgetIdle(now time.Time) {
-	for ip, lim := range l.perIP {
+	for ip, lim := range l.perKey {
 		if lim.TokensAt(now) >= float64(l.burst) {
-			delete(l.perIP, ip)
+			delete(l.perKey, ip)
 		}
 	}
 }

@@ -34,6 +34,16 @@ type Config struct {
 	// client address; zero takes the defaults, one a second after ten.
 	FailuresPerSecond float64
 	FailureBurst      int
+	// SignInFailures limits failed sign-ins: per address, ten then one every
+	// six seconds; per account, five then one every thirty seconds. Tests
+	// set their own.
+	SignInFailures *SignInLimits
+}
+
+// SignInLimits are the budgets of failed sign-ins.
+type SignInLimits struct {
+	PerAddrPerSecond, PerAccountPerSecond float64
+	AddrBurst, AccountBurst               int
 }
 
 // Server holds the dependencies every handler uses.
@@ -43,6 +53,8 @@ type Server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	failures *failureLimiter
+
+	signInByAddr, signInByAccount *failureLimiter
 }
 
 // New builds the server and its routes.
@@ -75,9 +87,15 @@ func New(db *store.DB, cfg Config) (*Server, error) {
 	if cfg.FailureBurst <= 0 {
 		cfg.FailureBurst = 10
 	}
+	signIn := cfg.SignInFailures
+	if signIn == nil {
+		signIn = &SignInLimits{PerAddrPerSecond: 1.0 / 6, AddrBurst: 10, PerAccountPerSecond: 1.0 / 30, AccountBurst: 5}
+	}
 	s := &Server{
 		db: db, sessions: cookies, log: cfg.Logger, echo: echo.New(),
-		failures: newFailureLimiter(cfg.FailuresPerSecond, cfg.FailureBurst),
+		failures:        newFailureLimiter(cfg.FailuresPerSecond, cfg.FailureBurst),
+		signInByAddr:    newFailureLimiter(signIn.PerAddrPerSecond, signIn.AddrBurst),
+		signInByAccount: newFailureLimiter(signIn.PerAccountPerSecond, signIn.AccountBurst),
 	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -103,11 +106,24 @@ func (s *Server) loginPage(c echo.Context) error {
 func (s *Server) login(c echo.Context) error {
 	ctx := c.Request().Context()
 	email, next := c.FormValue("email"), c.FormValue("next")
+	page := views.LoginPage{CSRF: csrfToken(c), Email: email, Next: next}
+
+	// Guessing is slowed per address and per account; past either limit the
+	// password is not even looked at. The account is the email as typed, so
+	// the limit says nothing about whether it exists.
+	ip, account, now := c.RealIP(), strings.ToLower(strings.TrimSpace(email)), time.Now()
+	if wait := max(s.signInByAddr.retryAfter(ip, now), s.signInByAccount.retryAfter(account, now)); wait > 0 {
+		secs := retryAfterSeconds(wait)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(secs))
+		page.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", secs)
+		return render(c, http.StatusTooManyRequests, views.LoginView(page))
+	}
 	m, err := s.db.Authenticate(ctx, email, c.FormValue("password"))
 	if err == store.ErrBadCredentials {
-		return render(c, http.StatusUnauthorized, views.LoginView(views.LoginPage{
-			CSRF: csrfToken(c), Email: email, Next: next, Error: store.ErrorMessage(err),
-		}))
+		s.signInByAddr.fail(ip, now)
+		s.signInByAccount.fail(account, now)
+		page.Error = store.ErrorMessage(err)
+		return render(c, http.StatusUnauthorized, views.LoginView(page))
 	} else if err != nil {
 		return err
 	}
