@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -172,13 +173,17 @@ func (s *Server) expireCSRFCookie(c echo.Context) {
 
 // safeNext returns where to go after signing in: a path on this server, or
 // the Token Management page. Never another site.
+//
+// The path is returned as given, never re-encoded: decoding and encoding
+// again can turn "/%2F…" into "//…", which a browser reads as another host.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
 	if err != nil || next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.ContainsAny(next, "\\\r\n") || u.Scheme != "" || u.Host != "" || strings.HasPrefix(next, "/login") {
+		strings.ContainsAny(next, "\\") || strings.ContainsFunc(next, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) ||
+		u.Scheme != "" || u.Host != "" || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(next, "/login") {
 		return "/tokens"
 	}
-	return u.RequestURI()
+	return next
 }
 
 // flash keeps a one-line message for the next page the member sees.
