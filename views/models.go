@@ -69,6 +69,9 @@ type TokenLists struct {
 	// UserTokens and SystemTokens are the owner's only.
 	UserTokens   []TokenRow
 	SystemTokens []TokenRow
+	// MyMore, UserMore and SystemMore link to each list's older tokens, if
+	// there are more than one page shows.
+	MyMore, UserMore, SystemMore string
 	// Settings is the organization's token policy, the owner's only.
 	Settings TokenSettings
 }

@@ -31,34 +31,45 @@ func (s *Server) tokensPage(c echo.Context) error {
 	return render(c, http.StatusOK, views.TokensView(views.TokensPage{Viewer: viewerOf(c, m), Lists: lists}))
 }
 
+// pageSize is how many tokens each list on the page shows at once.
+const pageSize = 50
+
 // tokenLists gathers what the Token Management page lists for m: their own
 // personal tokens and, for the owner, everyone's, the system tokens and the
-// organization's token policy.
+// organization's token policy. Each list shows its newest tokens, and older
+// ones a page at a time from the ?my_before=, ?user_before= and
+// ?system_before= id each list's "Show older tokens" link carries.
 func (s *Server) tokenLists(c echo.Context, m store.Member, flash string) (views.TokenLists, error) {
 	ctx := c.Request().Context()
 	now := s.db.Now()
 	l := views.TokenLists{Flash: flash, IsOwner: m.IsOwner(), OrgName: m.OrgName, MyRoles: joinTitles(store.RoleTitles(m.Roles))}
-	mine, err := s.db.ListTokens(ctx, m, store.TokenFilter{Kind: store.KindPersonal, MemberID: m.ID})
-	if err != nil {
+	page := func(param, anchor string, f store.TokenFilter) ([]views.TokenRow, string, error) {
+		f.BeforeID, _ = strconv.ParseInt(c.QueryParam(param), 10, 64)
+		f.Limit = pageSize + 1
+		ts, err := s.db.ListTokens(ctx, m, f)
+		if err != nil || len(ts) <= pageSize {
+			return tokenRows(ts, m, now), "", err
+		}
+		ts = ts[:pageSize]
+		return tokenRows(ts, m, now), fmt.Sprintf("/tokens?%s=%d#%s", param, ts[pageSize-1].ID, anchor), nil
+	}
+	var err error
+	if l.MyTokens, l.MyMore, err = page("my_before", "my-tokens-heading", store.TokenFilter{Kind: store.KindPersonal, MemberID: m.ID}); err != nil {
 		return l, err
 	}
-	l.MyTokens = tokenRows(mine, m, now)
 	if !m.IsOwner() {
 		return l, nil
 	}
-	users, err := s.db.ListTokens(ctx, m, store.TokenFilter{Kind: store.KindPersonal})
-	if err != nil {
+	if l.UserTokens, l.UserMore, err = page("user_before", "user-tokens-heading", store.TokenFilter{Kind: store.KindPersonal}); err != nil {
 		return l, err
 	}
-	system, err := s.db.ListTokens(ctx, m, store.TokenFilter{Kind: store.KindSystem})
-	if err != nil {
+	if l.SystemTokens, l.SystemMore, err = page("system_before", "system-tokens-heading", store.TokenFilter{Kind: store.KindSystem}); err != nil {
 		return l, err
 	}
 	org, err := s.db.Org(ctx, m)
 	if err != nil {
 		return l, err
 	}
-	l.UserTokens, l.SystemTokens = tokenRows(users, m, now), tokenRows(system, m, now)
 	l.Settings = views.TokenSettings{MaxLifetime: maxLifetimeOptions(org.MaxTokenDays)}
 	return l, nil
 }
@@ -247,7 +258,9 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 		err = store.Errorf(store.EINVALID, "A personal token acts with your roles and takes none of its own.")
 	}
 	if err == nil {
-		nt.ExpiresAt, err = formExpiry(in, s.db.Now())
+		// Whole seconds, as the store counts, so that a preset equal to the
+		// organization's maximum is within it.
+		nt.ExpiresAt, err = formExpiry(in, s.db.Now().UTC().Truncate(time.Second))
 	}
 	var t store.Token
 	var key store.TokenText

@@ -18,6 +18,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +55,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	conns := fs.Int("connections", 32, "wrk connections")
 	threads := fs.Int("threads", 2, "wrk threads")
 	filler := fs.Int("tokens", 100_000, "tokens in the store besides the two used")
+	soak := fs.Duration("soak", 30*time.Second, "length of the steady runs against the token page and the API (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,7 +119,71 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "%-36s %10.0f %10.2f  %s\n", tg.name, m, m/baseline, strings.Join(rs, " "))
 	}
 	fmt.Fprintf(out, "server memory (RSS): %d MiB before, %d MiB after\n", rssBefore/1024, rssAfter/1024)
+
+	if *soak <= 0 {
+		return nil
+	}
+	cookie, err := signIn(base, ownerEmail, ownerPassword)
+	if err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	fmt.Fprintf(out, "\nsteady runs of %s each (any error or non-2xx answer fails):\n", *soak)
+	for _, s := range []struct {
+		name, path, header string
+	}{
+		{"GET /tokens (signed in, owner's page)", "/tokens", "Cookie: " + cookie},
+		{"GET /api/v1/token", "/api/v1/token", "Authorization: Bearer " + personalKey},
+	} {
+		before := rssKiB(srv.Process.Pid)
+		rps, err := wrk(*threads, *conns, *soak, base+s.path, []string{"-H", s.header})
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Fprintf(out, "%-36s %10.0f rps, 0 errors; RSS %d → %d MiB\n", s.name, rps, before/1024, rssKiB(srv.Process.Pid)/1024)
+	}
 	return nil
+}
+
+const (
+	ownerEmail    = "owner@load.test"
+	ownerPassword = "load test password"
+)
+
+var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// signIn signs in through the form, as a browser does, and returns the
+// session cookie to send.
+func signIn(base, email, password string) (string, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return "", err
+	}
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(base + "/login")
+	if err != nil {
+		return "", err
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := csrfInput.FindSubmatch(page)
+	if m == nil {
+		return "", errors.New("no CSRF token on the sign-in page")
+	}
+	res, err = c.PostForm(base+"/login", url.Values{"_csrf": {string(m[1])}, "email": {email}, "password": {password}})
+	if err != nil {
+		return "", err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		return "", fmt.Errorf("sign-in answered %d", res.StatusCode)
+	}
+	u, _ := url.Parse(base)
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "tokend_session" {
+			return ck.Name + "=" + ck.Value, nil
+		}
+	}
+	return "", errors.New("no session cookie after signing in")
 }
 
 // seed makes the database: an owner with a personal token (acting as admin)
@@ -129,7 +197,7 @@ func seed(ctx context.Context, dbPath string, filler int) (personalKey, systemKe
 	defer db.Close()
 	db.PasswordCost = 4
 	owner, err := db.CreateMember(ctx, store.NewMember{
-		OrgName: "Load Test", Email: "owner@load.test", Name: "Owner", Password: "load test password", Roles: []store.Role{store.RoleOwner},
+		OrgName: "Load Test", Email: ownerEmail, Name: "Owner", Password: ownerPassword, Roles: []store.Role{store.RoleOwner},
 	})
 	if err != nil {
 		return "", "", err
