@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -26,6 +27,9 @@ var statusOf = map[string]int{
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		return // the client went away; there is no one to answer
 	}
 	if isAPI(c) {
 		s.handleAPIError(err, c)

@@ -71,7 +71,10 @@ CREATE TABLE tokens (
 CREATE UNIQUE INDEX tokens_active_name ON tokens (org_id, kind, ifnull(member_id, 0), name COLLATE NOCASE)
 	WHERE revoked_at IS NULL;
 
-CREATE INDEX tokens_member ON tokens (member_id);
+-- The lists: an organization's tokens of a kind, or a member's, newest
+-- first, a page at a time.
+CREATE INDEX tokens_list ON tokens (org_id, kind, id);
+CREATE INDEX tokens_member ON tokens (member_id, id);
 
 CREATE INDEX tokens_change_seq ON tokens (change_seq);
 
