@@ -98,6 +98,8 @@ type NewToken struct {
 func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, TokenText, error) {
 	a := actor.acting()
 	nt.Name = strings.TrimSpace(nt.Name)
+	// Kept in whole seconds: check the expiry that will be stored.
+	nt.ExpiresAt = nt.ExpiresAt.Truncate(time.Second)
 	if err := nt.validate(); err != nil {
 		return Token{}, "", err
 	}
@@ -113,10 +115,15 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 		}
 	}
 
+	t0 := time.Now()
 	tx, err := d.db.BeginTx(ctx, nil)
+	if dd := time.Since(t0); dd > 500*time.Millisecond {
+		fmt.Println("BEGIN WAIT", dd, err)
+	}
 	if err != nil {
 		return Token{}, "", err
 	}
+	defer func() { if dd := time.Since(t0); dd > 500*time.Millisecond { fmt.Println("TX TOTAL", dd) } }()
 	defer tx.Rollback()
 
 	now := d.now()
