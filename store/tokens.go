@@ -123,7 +123,11 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if err != nil {
 		return Token{}, "", err
 	}
-	defer func() { if dd := time.Since(t0); dd > 500*time.Millisecond { fmt.Println("TX TOTAL", dd) } }()
+	defer func() {
+		if dd := time.Since(t0); dd > 500*time.Millisecond {
+			fmt.Println("TX TOTAL", dd)
+		}
+	}()
 	defer tx.Rollback()
 
 	now := d.now()
