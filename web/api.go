@@ -269,7 +269,9 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	if nt.Roles, err = store.ParseRoles(in.Roles...); err != nil {
 		return err
 	}
-	now := s.db.Now()
+	// Whole seconds, as the store counts: a lifetime of exactly the
+	// organization's maximum must not exceed it by a fraction of a second.
+	now := s.db.Now().UTC().Truncate(time.Second)
 	switch {
 	case in.ExpiresInDays != nil && in.ExpiresAt != nil:
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "expires_at",

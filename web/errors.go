@@ -137,7 +137,12 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 	h := c.Response().Header()
 	switch ae.Status {
 	case http.StatusUnauthorized:
-		h.Set(echo.HeaderWWWAuthenticate, `Bearer realm="tokend", error="invalid_token", error_description="`+ae.Message+`"`)
+		// RFC 6750: a request that sent no token is told only the scheme.
+		challenge := `Bearer realm="tokend"`
+		if ae != errNoToken {
+			challenge += `, error="invalid_token", error_description="` + ae.Message + `"`
+		}
+		h.Set(echo.HeaderWWWAuthenticate, challenge)
 	case http.StatusTooManyRequests:
 		h.Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(ae.RetryAfter)))
 	}
