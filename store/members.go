@@ -65,7 +65,7 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 		return Member{}, err
 	}
 
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Member{}, err
 	}
@@ -265,7 +265,7 @@ func (d *DB) Authenticate(ctx context.Context, email, password string) (Member, 
 // their sessions end. System tokens they made keep working. The owner cannot
 // be removed, since the organization would be left without one.
 func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Member{}, err
 	}
@@ -311,7 +311,7 @@ func (d *DB) CreateSession(ctx context.Context, memberID int64) (string, error) 
 	sid := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	digest := DigestOf(sid)
 	now := d.now()
-	_, err := d.db.ExecContext(ctx, `INSERT INTO sessions (digest, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+	_, err := d.w.ExecContext(ctx, `INSERT INTO sessions (digest, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		digest[:], memberID, now.Unix(), now.Add(SessionLifetime).Unix())
 	return sid, err
 }
@@ -331,7 +331,7 @@ func (d *DB) SessionMember(ctx context.Context, sid string) (Member, error) {
 // DeleteSession signs a session out. Deleting an unknown session is no error.
 func (d *DB) DeleteSession(ctx context.Context, sid string) error {
 	digest := DigestOf(sid)
-	_, err := d.db.ExecContext(ctx, `DELETE FROM sessions WHERE digest = ? OR expires_at <= ?`, digest[:], d.now().Unix())
+	_, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE digest = ? OR expires_at <= ?`, digest[:], d.now().Unix())
 	return err
 }
 

@@ -25,7 +25,15 @@ var migrations embed.FS
 
 // DB is an open tokend database.
 type DB struct {
-	db   *sql.DB
+	db *sql.DB // reads
+	// w is the one connection that writes. This process's writers queue for
+	// it in Go and are handed it the moment it is free. Each on a connection
+	// of its own, they would instead wait in SQLite's busy handler, which
+	// polls with sleeps of up to 100 ms and favours no one: with a few dozen
+	// writers at once, one could sleep out the whole busy timeout and fail
+	// with SQLITE_BUSY. The busy timeout still orders writers in other
+	// processes (the CLI, a second server).
+	w    *sql.DB
 	path string
 
 	// Now returns the current time; tests replace it to be exact.
@@ -66,23 +74,31 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// In a file: URI, SQLite reads '?' and '#' as the end of the name and
 	// decodes %XX; escaped, a path holding them still names its own file.
 	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	sqldb, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
+	dsn := "file:" + uriPath + "?" + q.Encode()
+	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	d := &DB{db: sqldb, path: path, Now: time.Now, PasswordCost: defaultPasswordCost, Logger: slog.Default()}
-	if err := d.migrate(ctx); err != nil {
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
 		sqldb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	closeAll := func() { sqldb.Close(); w.Close() }
+	d := &DB{db: sqldb, w: w, path: path, Now: time.Now, PasswordCost: defaultPasswordCost, Logger: slog.Default()}
+	if err := d.migrate(ctx); err != nil {
+		closeAll()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	if d.signal, err = openSignal(path + "-changes"); err != nil {
-		sqldb.Close()
+		closeAll()
 		return nil, err
 	}
 	d.cache = newTokenCache(d)
 	if err := d.cache.refresh(ctx); err != nil {
 		d.signal.close()
-		sqldb.Close()
+		closeAll()
 		return nil, err
 	}
 	d.stop, d.done = make(chan struct{}), make(chan struct{})
@@ -98,7 +114,7 @@ func (d *DB) Close() error {
 		<-d.done
 		err := d.FlushLastUsed(context.Background())
 		d.signal.close()
-		d.closeErr = errors.Join(err, d.db.Close())
+		d.closeErr = errors.Join(err, d.db.Close(), d.w.Close())
 	})
 	return d.closeErr
 }
@@ -113,7 +129,7 @@ func (d *DB) now() time.Time { return d.Now().UTC().Truncate(time.Second) }
 // migrate applies each embedded migration not yet recorded, in name order,
 // each in its own transaction.
 func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
 		return err
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -130,7 +146,7 @@ func (d *DB) migrate(ctx context.Context) error {
 }
 
 func (d *DB) migrateFile(ctx context.Context, name string) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

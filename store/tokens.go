@@ -115,19 +115,10 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 		}
 	}
 
-	t0 := time.Now()
-	tx, err := d.db.BeginTx(ctx, nil)
-	if dd := time.Since(t0); dd > 500*time.Millisecond {
-		fmt.Println("BEGIN WAIT", dd, err)
-	}
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Token{}, "", err
 	}
-	defer func() {
-		if dd := time.Since(t0); dd > 500*time.Millisecond {
-			fmt.Println("TX TOTAL", dd)
-		}
-	}()
 	defer tx.Rollback()
 
 	now := d.now()
@@ -385,7 +376,7 @@ func canManage(a acting, t Token) bool {
 // token already revoked is returned as it is, with revoked false.
 func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, revoked bool, err error) {
 	a := actor.acting()
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Token{}, false, err
 	}

@@ -294,7 +294,7 @@ func (d *DB) FlushLastUsed(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
