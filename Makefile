@@ -16,6 +16,8 @@ run: build ## Start tokend on http://localhost:8080 with demo data in ./data
 	./bin/tokend serve --db $(DATA)/tokend.db --addr $(ADDR) --demo
 
 test: check-generated lint ## Run every check and test, as CI does
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$TOKEND_CHROMIUM" ] || \
+		echo "Chromium not found: the browser tests in web/e2e are skipped (apt-get install chromium)"
 	$(GO) test -race -count=1 ./...
 
 generate: ## Regenerate the templ views

@@ -12,10 +12,13 @@
     }
   });
 
-  // A dialog that htmx puts on the page opens as a modal at once.
-  document.addEventListener("htmx:afterSwap", function (e) {
-    const dialog = e.detail.target.querySelector && e.detail.target.querySelector("dialog");
-    if (dialog && !dialog.open) {
+  // A dialog that htmx puts on the page opens as a modal once htmx has
+  // bound its form (htmx:load, when the swap settles). Opened earlier, at
+  // htmx:afterSwap, a Yes, Revoke pressed in the moment between posted the
+  // plain form and loaded a whole new page.
+  document.addEventListener("htmx:load", function (e) {
+    const dialog = e.detail.elt;
+    if (dialog.tagName === "DIALOG" && !dialog.open) {
       dialog.addEventListener("close", function () {
         dialog.remove();
         restoreFocus();
@@ -24,22 +27,16 @@
     }
   });
 
-  // The revoke went through: close the dialog. Its row is gone, so once
-  // the new lists are in place the status message takes focus instead.
-  let focusFlash = false;
+  // The revoke went through: close the dialog. Its row is gone, so the
+  // status message takes focus instead. htmx fires htmx:afterRequest after
+  // it has swapped in the new lists.
   document.addEventListener("htmx:afterRequest", function (e) {
     const dialog = e.detail.elt.closest && e.detail.elt.closest("dialog");
     if (dialog && e.detail.successful) {
       opener = null;
-      focusFlash = true;
       dialog.close();
-    }
-  });
-  document.addEventListener("htmx:load", function (e) {
-    const flash = focusFlash && e.detail.elt.querySelector && e.detail.elt.querySelector("[data-testid=flash]");
-    if (flash) {
-      focusFlash = false;
-      flash.focus();
+      const flash = document.querySelector("#token-lists [data-testid=flash]");
+      if (flash) flash.focus();
     }
   });
 
