@@ -74,6 +74,10 @@
   function onReady() {
     // Copy buttons are hidden until there is script to make them work.
     document.querySelectorAll("[data-copy]").forEach(function (b) { b.hidden = false; });
+    // A click or Tab into the key selects all of it, ready to copy by hand.
+    document.querySelectorAll("input.key").forEach(function (input) {
+      input.addEventListener("focus", function () { input.select(); });
+    });
     // The page that shows a new key answered a POST. Point the address bar
     // at the plain page, so a reload shows the lists, not a resubmitted form.
     const replace = document.querySelector("[data-replace-url]");

@@ -38,7 +38,10 @@ func isTLS(c echo.Context) bool {
 	return c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https"
 }
 
-const csrfField = "_csrf"
+const (
+	csrfField  = "_csrf"
+	csrfCookie = "tokend_csrf"
+)
 
 var errCSRF = echo.NewHTTPError(http.StatusForbidden,
 	"This form has expired or did not come from this site. Go back, reload the page and try again.")
@@ -55,7 +58,7 @@ func csrf() echo.MiddlewareFunc {
 			return strings.HasPrefix(p, "/static/") || p == "/healthz" || isAPI(c)
 		},
 		TokenLookup:    "form:" + csrfField + ",header:" + echo.HeaderXCSRFToken,
-		CookieName:     "tokend_csrf",
+		CookieName:     csrfCookie,
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
 		CookieSameSite: http.SameSiteLaxMode,

@@ -168,7 +168,7 @@ func (s *Server) logout(c echo.Context) error {
 // expireCSRFCookie makes the next page draw a fresh CSRF token, so a token
 // seen before a sign-in or sign-out is worth nothing after it.
 func (s *Server) expireCSRFCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{Name: "tokend_csrf", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isTLS(c)})
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: isTLS(c)})
 }
 
 // safeNext returns where to go after signing in: a path on this server, or
