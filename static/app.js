@@ -74,6 +74,22 @@
   function onReady() {
     // Copy buttons are hidden until there is script to make them work.
     document.querySelectorAll("[data-copy]").forEach(function (b) { b.hidden = false; });
+    // The custom date shows only when "Custom date" is the choice.
+    const expires = document.getElementById("expires");
+    const date = document.getElementById("expires_on");
+    if (expires && date) {
+      const label = document.querySelector("label[for=expires_on]");
+      const sync = function () {
+        const custom = expires.value === "custom";
+        date.hidden = label.hidden = !custom;
+        date.required = custom;
+      };
+      expires.addEventListener("change", function () {
+        sync();
+        if (!date.hidden) date.focus();
+      });
+      sync();
+    }
     // A click or Tab into the key selects all of it, ready to copy by hand.
     document.querySelectorAll("input.key").forEach(function (input) {
       input.addEventListener("focus", function () { input.select(); });
