@@ -1,6 +1,9 @@
 package store
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Actor is who asks the store for something: a member signed in on the page,
 // or a verified token on the API. Every permission is decided from it here,
@@ -25,6 +28,9 @@ type acting struct {
 	// owner is whether the member was the owner when the actor was made,
 	// checked again when a change is written.
 	owner bool
+	// expires is when the acting token stops working; zero for never or
+	// on the page. A token cannot make one that outlives it.
+	expires time.Time
 }
 
 func (m Member) acting() acting {
@@ -32,7 +38,7 @@ func (m Member) acting() acting {
 }
 
 func (p Principal) acting() acting {
-	a := acting{orgID: p.OrgID, memberID: p.MemberID, tokenID: p.TokenID, manager: p.Has(RoleAdmin), roles: p.Roles}
+	a := acting{orgID: p.OrgID, memberID: p.MemberID, tokenID: p.TokenID, manager: p.Has(RoleAdmin), roles: p.Roles, expires: p.ExpiresAt}
 	if p.Kind == KindPersonal {
 		a.owner = slices.Contains(p.memberRoles, RoleOwner)
 	}

@@ -26,7 +26,11 @@ func (d *DB) changed(seq int64) {
 		// The periodic check still finds the change within a second.
 		d.logf("publish change %d: %v", seq, err)
 	}
-	d.cache.refresh(context.Background())
+	if err := d.cache.refresh(context.Background()); err != nil {
+		// This process's checks refresh again on their own: the signal
+		// now differs from what the cache last saw.
+		d.logf("refresh after change %d: %v", seq, err)
+	}
 }
 
 // changeSignal is a small file beside the database that holds the number of

@@ -125,6 +125,9 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if err := checkActor(ctx, tx, a); err != nil {
 		return Token{}, "", err
 	}
+	if !a.expires.IsZero() && (nt.ExpiresAt.IsZero() || nt.ExpiresAt.After(a.expires)) {
+		return Token{}, "", fieldError("expires", "A token cannot make a token that outlives it: this one expires %s.", a.expires.Format(time.RFC3339))
+	}
 	if err := checkExpiry(ctx, tx, a.orgID, nt.ExpiresAt, now); err != nil {
 		return Token{}, "", err
 	}

@@ -54,13 +54,37 @@ var (
 // any process on this database revokes a token or removes a member. Use is
 // recorded at most once a minute per token, off this path.
 func (d *DB) Verify(ctx context.Context, text, addr string) (Principal, error) {
+	return d.verify(ctx, text, addr, VerifyOptions{Record: true, Load: true})
+}
+
+// VerifyOptions say how far a check may go.
+type VerifyOptions struct {
+	// Record counts the check as a use of the token from addr.
+	Record bool
+	// Load lets a token not in the cache be read from the database; without
+	// it such a token is refused with ErrNotCached.
+	Load bool
+}
+
+// ErrNotCached refuses a check that would need a database read when the
+// caller allowed none.
+var ErrNotCached = &Error{Code: EUNAUTHORIZED, Message: "The access token was not checked."}
+
+// VerifyWith is Verify with a say in how far the check goes: introspection
+// of someone else's token records no use of it, and a client past its
+// failure budget is answered only from the cache.
+func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOptions) (Principal, error) {
+	return d.verify(ctx, text, addr, opt)
+}
+
+func (d *DB) verify(ctx context.Context, text, addr string, opt VerifyOptions) (Principal, error) {
 	if _, ok := ParseTokenText(text); !ok {
 		return Principal{}, ErrTokenInvalid
 	}
 	digest := DigestOf(text)
 	c := d.cache
 	if d.signal.load() != c.seen.Load() {
-		if err := c.refresh(ctx); err != nil {
+		if err := c.refreshIfSignalled(ctx); err != nil {
 			return Principal{}, err // unsure what was revoked: refuse
 		}
 	}
@@ -68,6 +92,9 @@ func (d *DB) Verify(ctx context.Context, text, addr string) (Principal, error) {
 	ct := c.tokens[digest]
 	c.mu.RUnlock()
 	if ct == nil || ct.member != nil && ct.member.stale.Load() {
+		if !opt.Load {
+			return Principal{}, ErrNotCached
+		}
 		var err error
 		if ct, err = c.load(ctx, digest); err != nil {
 			return Principal{}, err
@@ -85,8 +112,18 @@ func (d *DB) Verify(ctx context.Context, text, addr string) (Principal, error) {
 	if m := ct.member; m != nil {
 		p.MemberEmail, p.MemberName, p.Roles, p.memberRoles = m.email, m.name, m.effective, m.roles
 	}
-	p.LastUsedAt = c.touch(ct, now, addr)
+	p.LastUsedAt = unixTimeOrZero(ct.lastUsed.Load())
+	if opt.Record {
+		c.touch(ct, now, addr)
+	}
 	return p, nil
+}
+
+func unixTimeOrZero(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return unixTime(s)
 }
 
 // tokenCache holds the tokens this process has verified, keyed by digest.
@@ -202,11 +239,26 @@ func (c *tokenCache) load(ctx context.Context, digest Digest) (*cachedToken, err
 	return ct, nil
 }
 
+// refreshIfSignalled refreshes unless another goroutine did while this one
+// waited its turn: a change wakes every check at once, one query serves.
+func (c *tokenCache) refreshIfSignalled(ctx context.Context) error {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	if c.d.signal.load() == c.seen.Load() {
+		return nil
+	}
+	return c.refreshLocked(ctx)
+}
+
 // refresh drops from the cache whatever changed since it was filled, as the
 // change_seq stamps in the database say, and notes the signal it acted on.
 func (c *tokenCache) refresh(ctx context.Context) error {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
+	return c.refreshLocked(ctx)
+}
+
+func (c *tokenCache) refreshLocked(ctx context.Context) error {
 	sig := c.d.signal.load()
 
 	// Every row stamped up to dbSeq was committed before dbSeq was read; rows
@@ -265,22 +317,17 @@ func (c *tokenCache) changedIDs(ctx context.Context, query string, since int64) 
 }
 
 // lastUseInterval is how often at most a token's use is written down.
-const lastUseInterval = 60
+const lastUseInterval = time.Minute
 
 // touch queues a record of this use if the last one is a minute old or
-// more, and returns when the token was last used.
-func (c *tokenCache) touch(ct *cachedToken, now time.Time, addr string) time.Time {
+// more.
+func (c *tokenCache) touch(ct *cachedToken, now time.Time, addr string) {
 	last, t := ct.lastUsed.Load(), now.Unix()
-	if t-last >= lastUseInterval && ct.lastUsed.CompareAndSwap(last, t) {
+	if t-last >= int64(lastUseInterval/time.Second) && ct.lastUsed.CompareAndSwap(last, t) {
 		c.pendingMu.Lock()
 		c.pending[ct.p.TokenID] = lastUse{at: t, addr: addr}
 		c.pendingMu.Unlock()
-		last = t
 	}
-	if last == 0 {
-		return time.Time{}
-	}
-	return unixTime(last)
 }
 
 // FlushLastUsed writes the queued records of use in one transaction. The

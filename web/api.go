@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -45,24 +46,49 @@ func bearerToken(h string) (string, bool) {
 	return strings.TrimSpace(h[len(prefix):]), true
 }
 
-// authenticate checks the request's bearer token. Failed checks from one
-// address are rate limited; once over the limit, every check from it is
-// refused, so a guess that happens to be right is not told apart.
+// authenticate checks the request's bearer token.
 func (s *Server) authenticate(c echo.Context) (store.Principal, error) {
-	ip, now := c.RealIP(), time.Now()
-	if wait := s.failures.retryAfter(ip, now); wait > 0 {
-		return store.Principal{}, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: "Too many failed token checks from your address; try again later.", RetryAfter: wait}
-	}
 	text, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
 	if !ok {
 		return store.Principal{}, errNoToken
 	}
-	p, err := s.db.Verify(c.Request().Context(), text, ip)
-	if store.ErrorCode(err) == store.EUNAUTHORIZED {
-		s.failures.fail(ip, now)
+	return s.checkToken(c, text, true)
+}
+
+// checkToken checks a token presented by this request's client. Failed
+// checks are rate limited per client address. Past its budget, a client is
+// answered only for tokens already in the cache: valid traffic behind the
+// same address goes on at full speed, while guesses, which are never in the
+// cache, get 429 without reaching the database. record counts the check as
+// a use of the token.
+func (s *Server) checkToken(c echo.Context, text string, record bool) (store.Principal, error) {
+	client, now := clientKey(c.RealIP()), time.Now()
+	opt := store.VerifyOptions{Record: record, Load: true}
+	wait := s.failures.retryAfter(client, now)
+	if wait > 0 {
+		opt.Load = false
+	}
+	p, err := s.db.VerifyWith(c.Request().Context(), text, c.RealIP(), opt)
+	switch {
+	case err == nil:
+		return p, nil
+	case wait > 0:
+		return store.Principal{}, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "Too many failed token checks from your address; try again later.", RetryAfter: wait}
+	case store.ErrorCode(err) == store.EUNAUTHORIZED:
+		s.failures.fail(client, now)
 	}
 	return p, err
+}
+
+// clientKey is the address failures are counted against: the address
+// itself, or for IPv6 its /64, which one client usually holds whole.
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Is4() || addr.Is4In6() {
+		return ip
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
 }
 
 // requireToken lets an API request through with a working token, and puts
@@ -288,8 +314,18 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 				Message: "expires_at must be a date (2006-01-02) or a time (RFC 3339)."}
 		}
 	}
+	if nt.Kind == store.KindSystem && !p.Has(store.RoleAdmin) {
+		return errInsufficientRole(store.RoleAdmin)
+	}
 	t, key, err := s.db.CreateToken(c.Request().Context(), p, nt)
-	if err != nil {
+	if se := (*store.Error)(nil); errors.As(err, &se) && se.Field == "expires" {
+		// Named as this request named it.
+		field := "expires_in_days"
+		if in.ExpiresAt != nil {
+			field = "expires_at"
+		}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: field, Message: se.Message}
+	} else if err != nil {
 		return err
 	}
 	noStore(c)
@@ -328,6 +364,7 @@ func (s *Server) apiRevokeToken(c echo.Context) error {
 type introspection struct {
 	Active    bool   `json:"active"`
 	TokenType string `json:"token_type,omitempty"`
+	Kind      string `json:"kind,omitempty"`
 	Scope     string `json:"scope,omitempty"`
 	Sub       string `json:"sub,omitempty"`
 	Exp       int64  `json:"exp,omitempty"`
@@ -355,14 +392,19 @@ func (s *Server) apiIntrospect(c echo.Context) error {
 	if text == "" {
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "token", Message: "token is required."}
 	}
-	p, err := s.db.Verify(c.Request().Context(), text, c.RealIP())
-	if store.ErrorCode(err) == store.EUNAUTHORIZED || err == nil && p.OrgID != caller.OrgID {
+	// Looking at a token is no use of it; a refused one counts against the
+	// caller like any failed check, so introspection is no faster oracle.
+	p, err := s.checkToken(c, text, false)
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return err // rate limited
+	} else if store.ErrorCode(err) == store.EUNAUTHORIZED || err == nil && p.OrgID != caller.OrgID {
 		return c.JSON(http.StatusOK, introspection{Active: false})
 	} else if err != nil {
 		return err
 	}
 	out := introspection{
-		Active: true, TokenType: string(p.Kind), Scope: strings.Join(roleKeys(p.Roles), " "),
+		Active: true, TokenType: "bearer", Kind: string(p.Kind), Scope: strings.Join(roleKeys(p.Roles), " "),
 		Sub: subject(p), Iat: p.CreatedAt.Unix(), Org: p.OrgID, TokenID: p.TokenID, Name: p.Name,
 	}
 	if !p.ExpiresAt.IsZero() {
@@ -389,8 +431,10 @@ func (s *Server) verify(c echo.Context) error {
 		return err
 	}
 	if r := c.QueryParam("role"); r != "" {
-		if !store.Role(r).Valid() {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "role", Message: "role is not a role."}
+		// owner is a member's, never a token's: asking for it is a mistake.
+		if !store.Role(r).Assignable() {
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "role",
+				Message: "role must be one of admin, video, viewer, billing, support."}
 		}
 		if !p.Has(store.Role(r)) {
 			return errInsufficientRole(store.Role(r))

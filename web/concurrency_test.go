@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -23,9 +24,15 @@ import (
 )
 
 const (
-	concMembers   = 10 // extra members, each with its own lanes
-	concPageLanes = 3  // goroutines per member working the page
-	concAPILanes  = 2  // goroutines per member working the API
+	concMembers   = 20 // extra members, each with its own lanes
+	concPageLanes = 5  // goroutines per member working the page
+	concAPILanes  = 5  // goroutines per member working the API
+	// concLanes is every goroutine of every member: the requests in flight
+	// together once the barrier falls.
+	concLanes = concMembers * (concPageLanes + concAPILanes)
+	// concOwn is how many tokens of its own each lane makes after asking
+	// for the shared name; it revokes the first of them.
+	concOwn = 2
 	// concShared is the name every lane of a member asks for at once; the
 	// API lanes ask in lower case, which names the same token.
 	concShared = "Shared Deploy Key"
@@ -262,16 +269,72 @@ func (l *concLog) createdBy(member int, name string) (concCreate, bool) {
 	return concCreate{}, false
 }
 
-// Ten members at once, each with three lanes on the page and two on the
-// API (about 220 writes in all): every lane asks for the same name, makes
-// two tokens of its own and revokes one of them; an API lane revokes with
-// two requests at once. Nothing may fail on the server's side, and the
-// store must hold exactly what was acknowledged.
+// concGate stands in front of the router and holds the first want requests
+// until all of them have arrived, so that they are in flight together,
+// whatever order the scheduler starts the lanes in; then it lets them into
+// the router at once. It counts the requests in the server, held or not.
+type concGate struct {
+	want    int
+	wait    time.Duration // how long to hold for the rest before letting in who is there
+	next    http.Handler
+	open    chan struct{}
+	mu      sync.Mutex
+	arrived int
+	now     int // requests in the server at this moment
+	peak    int
+	timeout bool // the gate opened on wait, not on the last arrival
+}
+
+func (g *concGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	g.now++
+	g.peak = max(g.peak, g.now)
+	held := g.arrived < g.want
+	if held {
+		g.arrived++
+		if g.arrived == g.want {
+			close(g.open)
+		}
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.now--
+		g.mu.Unlock()
+	}()
+	if held {
+		select {
+		case <-g.open:
+		case <-time.After(g.wait):
+			g.mu.Lock()
+			g.timeout = true
+			g.mu.Unlock()
+		}
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// Twenty members at once, each with five lanes on the page and five on the
+// API, 200 goroutines released by one barrier, their first requests all in
+// the server together: every lane asks for the same name, makes two tokens
+// of its own and revokes the first; an API lane revokes with two requests
+// at once (about 900 requests, 700 of them writes). Nothing may fail on the
+// server's side, and the store must hold exactly what was acknowledged.
 func TestConcurrentCreatesAndRevokes(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
 	ctx := context.Background()
-	base := app.server.URL
+
+	// The lanes reach the router through the gate, on a server of their
+	// own; cookies do not care for the port, so the sessions made through
+	// app.server hold there too.
+	gate := &concGate{want: concLanes, wait: 15 * time.Second, next: app.server.Config.Handler, open: make(chan struct{})}
+	gated := httptest.NewServer(gate)
+	t.Cleanup(gated.Close)
+	base := gated.URL
+	tr := &http.Transport{MaxIdleConnsPerHost: concLanes + 16}
+	t.Cleanup(tr.CloseIdleConnections)
+	api := &http.Client{Transport: tr}
 
 	members := make([]*concMember, concMembers)
 	for i := range members {
@@ -281,13 +344,12 @@ func TestConcurrentCreatesAndRevokes(t *testing.T) {
 			t.Fatalf("no CSRF token after signing in as %s", m.Email)
 		}
 		_, key := app.createToken(m, store.KindPersonal, "load api")
-		members[i] = &concMember{m: m, http: c.http, csrf: c.csrf, apiKey: key}
+		page := &http.Client{Jar: c.http.Jar, CheckRedirect: c.http.CheckRedirect, Transport: tr}
+		members[i] = &concMember{m: m, http: page, csrf: c.csrf, apiKey: key}
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	t.Cleanup(tr.CloseIdleConnections)
-	api := &http.Client{Transport: tr}
 
 	log := &concLog{conflicts: map[string]int{}}
+	began := time.Now()
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, cm := range members {
@@ -295,10 +357,10 @@ func TestConcurrentCreatesAndRevokes(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				log.pageCreate(base, cm, i, concShared)
-				a, b := fmt.Sprintf("page-%d-a", lane), fmt.Sprintf("page-%d-b", lane)
-				log.pageCreate(base, cm, i, a)
-				log.pageCreate(base, cm, i, b)
-				if c, ok := log.createdBy(i, a); ok {
+				for k := range concOwn {
+					log.pageCreate(base, cm, i, fmt.Sprintf("page-%d-%d", lane, k))
+				}
+				if c, ok := log.createdBy(i, fmt.Sprintf("page-%d-0", lane)); ok {
 					log.pageRevoke(base, cm, i, c.id)
 				}
 			})
@@ -307,10 +369,10 @@ func TestConcurrentCreatesAndRevokes(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				log.apiCreate(api, base, cm, i, strings.ToLower(concShared))
-				a, b := fmt.Sprintf("api-%d-a", lane), fmt.Sprintf("api-%d-b", lane)
-				log.apiCreate(api, base, cm, i, a)
-				log.apiCreate(api, base, cm, i, b)
-				if c, ok := log.createdBy(i, a); ok {
+				for k := range concOwn {
+					log.apiCreate(api, base, cm, i, fmt.Sprintf("api-%d-%d", lane, k))
+				}
+				if c, ok := log.createdBy(i, fmt.Sprintf("api-%d-0", lane)); ok {
 					// Twice at once: both succeed, one of them did it.
 					var both sync.WaitGroup
 					for range 2 {
@@ -323,7 +385,14 @@ func TestConcurrentCreatesAndRevokes(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
+	took := time.Since(began)
 
+	gate.mu.Lock()
+	arrived, peak, timedOut := gate.arrived, gate.peak, gate.timeout
+	gate.mu.Unlock()
+	if timedOut || peak < concLanes {
+		t.Errorf("at most %d requests were in the server at once (%d reached the gate), want %d", peak, arrived, concLanes)
+	}
 	for i, p := range log.problems {
 		if i == 20 {
 			t.Errorf("… and %d more problems", len(log.problems)-i)
@@ -430,10 +499,10 @@ func TestConcurrentCreatesAndRevokes(t *testing.T) {
 			}
 		}
 
-		// The counts add up: the API token, the shared name, two of each
-		// lane's own; one of each lane's revoked.
-		if want := 1 + 1 + 2*lanes; creates != 1+2*lanes || len(ts) != want {
-			t.Errorf("member %d: %d creates acknowledged and %d tokens stored, want %d and %d", i, creates, len(ts), 1+2*lanes, want)
+		// The counts add up: the API token, the shared name, each lane's
+		// own; one of each lane's revoked.
+		if want := 1 + 1 + concOwn*lanes; creates != 1+concOwn*lanes || len(ts) != want {
+			t.Errorf("member %d: %d creates acknowledged and %d tokens stored, want %d and %d", i, creates, len(ts), 1+concOwn*lanes, want)
 		}
 		if len(revokedIDs) != lanes || revokedRows != lanes {
 			t.Errorf("member %d: %d tokens revoked by acknowledged requests and %d revoked rows, want %d", i, len(revokedIDs), revokedRows, lanes)
@@ -445,11 +514,11 @@ func TestConcurrentCreatesAndRevokes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := concMembers * (2 + 2*lanes); len(all) != want {
+	if want := concMembers * (2 + concOwn*lanes); len(all) != want {
 		t.Errorf("%d tokens in the organization, want %d", len(all), want)
 	}
-	t.Logf("%d creates acknowledged, %d refused as duplicates, %d revokes acknowledged; slowest answer %v (%s)",
-		len(log.creates), sumValues(log.conflicts), len(log.revokes), log.slowest.Round(time.Millisecond), log.slowestWhat)
+	t.Logf("%d lanes, %d requests in the server at most at once; %d creates acknowledged, %d refused as duplicates, %d revokes acknowledged in %v; slowest answer %v (%s)",
+		concLanes, peak, len(log.creates), sumValues(log.conflicts), len(log.revokes), took.Round(time.Millisecond), log.slowest.Round(time.Millisecond), log.slowestWhat)
 }
 
 // concExcerpt is what a failure shows of a body: a page's text, not its

@@ -116,11 +116,12 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &se) && se.Code == store.EUNAUTHORIZED:
-		code := tokenErrorCodes[se]
-		if code == "" {
-			code = "invalid_token"
+		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Message: se.Message}
+		for e, code := range tokenErrorCodes {
+			if errors.Is(err, e) {
+				ae.Code = code
+			}
 		}
-		ae = &apiError{Status: http.StatusUnauthorized, Code: code, Message: se.Message}
 	case errors.As(err, &se) && se.Code != store.EINTERNAL:
 		m := apiCodes[se.Code]
 		ae = &apiError{Status: m.status, Code: m.code, Message: se.Message, Field: se.Field}

@@ -46,7 +46,7 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	lim := l.perKey[key]
 	if lim == nil {
-		if len(l.perKey) >= 100_000 {
+		if len(l.perKey) >= maxTracked {
 			l.forgetIdle(now)
 		}
 		lim = rate.NewLimiter(l.limit, l.burst)
@@ -61,13 +61,27 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 	}
 }
 
-// forgetIdle drops the addresses whose budget has refilled: they are as
-// good as new.
+// maxTracked bounds how many keys are remembered.
+const maxTracked = 100_000
+
+// forgetIdle drops the keys whose budget has refilled (they are as good as
+// new) and the blocks that have run out. Should a flood of fresh keys still
+// fill the table, it starts again empty: memory stays bounded, and each key
+// gets one more burst.
 func (l *failureLimiter) forgetIdle(now time.Time) {
-	for ip, lim := range l.perKey {
+	for key, lim := range l.perKey {
 		if lim.TokensAt(now) >= float64(l.burst) {
-			delete(l.perKey, ip)
+			delete(l.perKey, key)
 		}
+	}
+	l.blocked.Range(func(key, until any) bool {
+		if !now.Before(until.(time.Time)) {
+			l.blocked.Delete(key)
+		}
+		return true
+	})
+	if len(l.perKey) >= maxTracked {
+		clear(l.perKey)
 	}
 }
 

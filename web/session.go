@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -120,7 +121,7 @@ func (s *Server) login(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, views.LoginView(page))
 	}
 	m, err := s.db.Authenticate(ctx, email, c.FormValue("password"))
-	if err == store.ErrBadCredentials {
+	if errors.Is(err, store.ErrBadCredentials) {
 		s.signInByAddr.fail(ip, now)
 		s.signInByAccount.fail(account, now)
 		page.Error = store.ErrorMessage(err)

@@ -14,7 +14,8 @@ import (
 const usage = `tokend: access tokens for an organization's integrations
 
 Usage:
-  tokend serve [--db FILE] [--addr HOST:PORT] [--demo]
+  tokend serve [--db FILE] [--addr HOST:PORT] [--demo] [--access-log=false]
+               [--trusted-proxies CIDR,...]
   tokend user add --org NAME --email EMAIL --name NAME --role ROLE[,ROLE] [--db FILE]
   tokend user remove --email EMAIL [--db FILE]
   tokend user list [--org NAME] [--db FILE]
@@ -24,6 +25,8 @@ Environment:
   TOKEND_ADDR          address to serve on (default 127.0.0.1:8080)
   TOKEND_SESSION_KEY   secret for session cookies, at least 32 bytes; without it
                        one is made and kept in FILE.session-key beside the database
+  TOKEND_ACCESS_LOG    false: no log line per request
+  TOKEND_TRUSTED_PROXIES  CIDRs of proxies whose X-Forwarded-For names the client
   TOKEND_PASSWORD      password for 'user add'; without it, read from standard input
 
 Roles: owner, admin, video, viewer, billing, support.
