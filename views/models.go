@@ -44,7 +44,9 @@ type TokenRow struct {
 	ExpiresISO string
 	Expired    bool
 	// LastUsed is "Never" or when and from where the token was last used.
-	LastUsed  string
+	LastUsed string
+	// Revoked says when and why the token was revoked; empty while it works.
+	Revoked   string
 	RevokeURL string
 }
 
@@ -62,7 +64,10 @@ type TokenLists struct {
 	// Flash is a one-time message: what just happened.
 	Flash string
 	// MyRoles are the roles the viewer's personal tokens act with.
-	MyRoles  string
+	MyRoles string
+	// ShowRevoked lists revoked tokens too; ToggleURL switches it.
+	ShowRevoked bool
+	ToggleURL   string
 	IsOwner  bool
 	OrgName  string
 	MyTokens []TokenRow
@@ -154,6 +159,8 @@ type RevokeConfirm struct {
 	KindTitle string // "personal" or "system"
 	// AlreadyRevoked says there is nothing left to confirm.
 	AlreadyRevoked bool
+	// BackURL is the Token Management page as it was left.
+	BackURL string
 }
 
 // LoginPage is the sign-in form.

@@ -42,16 +42,28 @@ const pageSize = 50
 func (s *Server) tokenLists(c echo.Context, m store.Member, flash string) (views.TokenLists, error) {
 	ctx := c.Request().Context()
 	now := s.db.Now()
-	l := views.TokenLists{Flash: flash, IsOwner: m.IsOwner(), OrgName: m.OrgName, MyRoles: joinTitles(store.RoleTitles(m.Roles))}
+	show := showRevoked(c)
+	l := views.TokenLists{
+		Flash: flash, IsOwner: m.IsOwner(), OrgName: m.OrgName, MyRoles: joinTitles(store.RoleTitles(m.Roles)),
+		ShowRevoked: show, ToggleURL: "/tokens?show=revoked",
+	}
+	if show {
+		l.ToggleURL = "/tokens"
+	}
 	page := func(param, anchor string, f store.TokenFilter) ([]views.TokenRow, string, error) {
 		f.BeforeID, _ = strconv.ParseInt(c.QueryParam(param), 10, 64)
 		f.Limit = pageSize + 1
+		f.IncludeRevoked = show
 		ts, err := s.db.ListTokens(ctx, m, f)
 		if err != nil || len(ts) <= pageSize {
-			return tokenRows(ts, m, now), "", err
+			return tokenRows(ts, m, now, show), "", err
 		}
 		ts = ts[:pageSize]
-		return tokenRows(ts, m, now), fmt.Sprintf("/tokens?%s=%d#%s", param, ts[pageSize-1].ID, anchor), nil
+		more := fmt.Sprintf("/tokens?%s=%d", param, ts[pageSize-1].ID)
+		if show {
+			more += "&show=revoked"
+		}
+		return tokenRows(ts, m, now, show), more + "#" + anchor, nil
 	}
 	var err error
 	if l.MyTokens, l.MyMore, err = page("my_before", "my-tokens-heading", store.TokenFilter{Kind: store.KindPersonal, MemberID: m.ID}); err != nil {
@@ -84,10 +96,25 @@ func joinTitles(titles []string) string {
 	return strings.Join(titles[:len(titles)-1], ", ") + " and " + titles[len(titles)-1]
 }
 
-func tokenRows(ts []store.Token, viewer store.Member, now time.Time) []views.TokenRow {
+// showRevoked reports whether the page lists revoked tokens too, as asked
+// with ?show=revoked; the revoke links and forms carry it along.
+func showRevoked(c echo.Context) bool { return c.QueryParam("show") == "revoked" }
+
+// tokensURL is the Token Management page in the view the member chose.
+func tokensURL(c echo.Context) string {
+	if showRevoked(c) {
+		return "/tokens?show=revoked"
+	}
+	return "/tokens"
+}
+
+func tokenRows(ts []store.Token, viewer store.Member, now time.Time, show bool) []views.TokenRow {
 	rows := make([]views.TokenRow, len(ts))
 	for i, t := range ts {
 		rows[i] = tokenRow(t, viewer, now)
+		if show {
+			rows[i].RevokeURL += "?show=revoked"
+		}
 	}
 	return rows
 }
@@ -120,6 +147,12 @@ func tokenRow(t store.Token, viewer store.Member, now time.Time) views.TokenRow 
 	}
 	if !t.ExpiresAt.IsZero() {
 		r.Expires, r.ExpiresISO = t.ExpiresAt.Format(dateLayout), t.ExpiresAt.Format(time.RFC3339)
+	}
+	switch {
+	case t.RevokeReason == store.ReasonMemberLeft:
+		r.Revoked = "Revoked: member left " + t.RevokedAt.Format(dateLayout)
+	case !t.RevokedAt.IsZero():
+		r.Revoked = "Revoked " + t.RevokedAt.Format(dateLayout)
 	}
 	if !t.LastUsedAt.IsZero() {
 		r.LastUsed = t.LastUsedAt.Format(dateTimeLayout)
@@ -353,11 +386,14 @@ func (s *Server) confirmRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	row := tokenRow(t, m, s.db.Now())
+	row.RevokeURL = c.Request().URL.RequestURI()
 	p := views.RevokeConfirm{
 		Viewer:         viewerOf(c, m),
-		Token:          tokenRow(t, m, s.db.Now()),
+		Token:          row,
 		KindTitle:      string(t.Kind),
 		AlreadyRevoked: !t.Active(),
+		BackURL:        tokensURL(c),
 	}
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.RevokeDialog(p))
@@ -384,7 +420,7 @@ func (s *Server) revokeToken(c echo.Context) error {
 		if err := s.flash(c, msg); err != nil {
 			return err
 		}
-		return c.Redirect(http.StatusSeeOther, "/tokens")
+		return c.Redirect(http.StatusSeeOther, tokensURL(c))
 	}
 	lists, err := s.tokenLists(c, m, msg)
 	if err != nil {
