@@ -68,9 +68,9 @@ type TokenLists struct {
 	// ShowRevoked lists revoked tokens too; ToggleURL switches it.
 	ShowRevoked bool
 	ToggleURL   string
-	IsOwner  bool
-	OrgName  string
-	MyTokens []TokenRow
+	IsOwner     bool
+	OrgName     string
+	MyTokens    []TokenRow
 	// UserTokens and SystemTokens are the owner's only.
 	UserTokens   []TokenRow
 	SystemTokens []TokenRow
