@@ -260,6 +260,36 @@ func (d *DB) Authenticate(ctx context.Context, email, password string) (Member, 
 	return findMember(ctx, d.db, `m.id = ?`, id)
 }
 
+// SetPassword gives a member a new password and ends their sessions, so a
+// browser signed in with the old one is signed out.
+func (d *DB) SetPassword(ctx context.Context, email, password string) (Member, error) {
+	if err := validatePassword(password); err != nil {
+		return Member{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), d.PasswordCost)
+	if err != nil {
+		return Member{}, err
+	}
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Member{}, err
+	}
+	defer tx.Rollback()
+	m, err := findMember(ctx, tx, `m.email = ? AND m.left_at IS NULL`, strings.TrimSpace(email))
+	if ErrorCode(err) == ENOTFOUND {
+		return Member{}, Errorf(ENOTFOUND, "no member has email %s", email)
+	} else if err != nil {
+		return Member{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE members SET password_hash = ? WHERE id = ?`, string(hash), m.ID); err != nil {
+		return Member{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE member_id = ?`, m.ID); err != nil {
+		return Member{}, err
+	}
+	return m, tx.Commit()
+}
+
 // RemoveMember takes a member out of their organization: their personal
 // tokens stop working at once and show as revoked because the member left;
 // their sessions end. System tokens they made keep working. The owner cannot

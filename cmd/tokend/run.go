@@ -18,6 +18,7 @@ Usage:
                [--trusted-proxies CIDR,...]
   tokend user add --org NAME --email EMAIL --name NAME --role ROLE[,ROLE] [--db FILE]
   tokend user remove --email EMAIL [--db FILE]
+  tokend user passwd --email EMAIL [--db FILE]
   tokend user list [--org NAME] [--db FILE]
 
 Environment:
@@ -27,7 +28,8 @@ Environment:
                        one is made and kept in FILE.session-key beside the database
   TOKEND_ACCESS_LOG    false: no log line per request
   TOKEND_TRUSTED_PROXIES  CIDRs of proxies whose X-Forwarded-For names the client
-  TOKEND_PASSWORD      password for 'user add'; without it, read from standard input
+  TOKEND_PASSWORD      password for 'user add' and 'user passwd'; without it, read
+                       from standard input
 
 Roles: owner, admin, video, viewer, billing, support.
 `
@@ -67,6 +69,8 @@ func runCommand(ctx context.Context, args []string, getenv env, stdin io.Reader,
 			return userAdd(ctx, rest, getenv, stdin, stdout, stderr)
 		case "remove":
 			return userRemove(ctx, rest, getenv, stdout, stderr)
+		case "passwd":
+			return userPasswd(ctx, rest, getenv, stdin, stdout, stderr)
 		case "list":
 			return userList(ctx, rest, getenv, stdout, stderr)
 		default:

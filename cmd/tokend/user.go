@@ -130,3 +130,36 @@ func userList(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	}
 	return w.Flush()
 }
+
+func userPasswd(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("user passwd", stderr)
+	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`")
+	email := fs.String("email", "", "the member's email")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*email) == "" {
+		return errors.New("user passwd: --email is required")
+	}
+	password := getenv("TOKEND_PASSWORD")
+	if password == "" {
+		var err error
+		if password, err = readPassword(stdin, stderr); err != nil {
+			return fmt.Errorf("user passwd: %w", err)
+		}
+	}
+	if err := store.ValidatePassword(password); err != nil {
+		return fmt.Errorf("user passwd: %s", store.ErrorMessage(err))
+	}
+	db, err := openStore(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m, err := db.SetPassword(ctx, *email, password)
+	if err != nil {
+		return fmt.Errorf("user passwd: %s", store.ErrorMessage(err))
+	}
+	fmt.Fprintf(stdout, "set a new password for %s <%s>; their browsers are signed out\n", m.Name, m.Email)
+	return nil
+}
