@@ -162,32 +162,44 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 }
 
 func (nt *NewToken) validate() error {
-	switch n := utf8.RuneCountInString(nt.Name); {
-	case nt.Kind != KindPersonal && nt.Kind != KindSystem:
+	if nt.Kind != KindPersonal && nt.Kind != KindSystem {
 		return fieldError("kind", "unknown token kind %q", nt.Kind)
-	case n == 0:
-		return fieldError("name", "Enter a token name.")
-	case n > MaxTokenNameLen:
-		return fieldError("name", "Token name must be at most %d characters (this one has %d).", MaxTokenNameLen, n)
-	case !utf8.ValidString(nt.Name) || strings.ContainsFunc(nt.Name, forbiddenInName):
-		return fieldError("name", "Token name cannot contain control or text-direction characters.")
-	}
-	if nt.Kind == KindPersonal {
-		if len(nt.Roles) > 0 {
-			return fieldError("roles", "A personal token acts with its member's roles and takes none of its own.")
-		}
-		return nil
 	}
 	nt.Roles = sortRoles(slices.Clone(nt.Roles))
-	if len(nt.Roles) == 0 {
-		return fieldError("roles", "Assign at least one role.")
-	}
-	for _, r := range nt.Roles {
-		if !r.Assignable() {
-			return fieldError("roles", "%q cannot be assigned to a system token.", r)
-		}
+	if errs := nt.Problems(); len(errs) > 0 {
+		return errs[0]
 	}
 	return nil
+}
+
+// Problems are every field error of nt at once, name first, so that a form
+// can show each beside its field; CreateToken refuses with the first. The
+// name is taken as trimmed.
+func (nt NewToken) Problems() []*Error {
+	var errs []*Error
+	name := strings.TrimSpace(nt.Name)
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		errs = append(errs, fieldError("name", "Enter a token name."))
+	case n > MaxTokenNameLen:
+		errs = append(errs, fieldError("name", "Token name must be at most %d characters (this one has %d).", MaxTokenNameLen, n))
+	case !utf8.ValidString(name) || strings.ContainsFunc(name, forbiddenInName):
+		errs = append(errs, fieldError("name", "Token name cannot contain control or text-direction characters."))
+	}
+	switch {
+	case nt.Kind == KindPersonal && len(nt.Roles) > 0:
+		errs = append(errs, fieldError("roles", "A personal token acts with its member's roles and takes none of its own."))
+	case nt.Kind == KindSystem && len(nt.Roles) == 0:
+		errs = append(errs, fieldError("roles", "Assign at least one role."))
+	case nt.Kind == KindSystem:
+		for _, r := range nt.Roles {
+			if !r.Assignable() {
+				errs = append(errs, fieldError("roles", "%q cannot be assigned to a system token.", r))
+				break
+			}
+		}
+	}
+	return errs
 }
 
 // forbiddenInName refuses control characters and the Unicode formatting

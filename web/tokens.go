@@ -283,23 +283,33 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 	}
 	in := tokenForm{name: form.Get("name"), roles: form["roles"], expires: form.Get("expires"), expiresOn: form.Get("expires_on")}
 
+	// Every mistake at once, each beside its field.
+	errs := map[string]string{}
 	nt := store.NewToken{Kind: kind, Name: in.name}
 	switch {
 	case kind == store.KindSystem:
-		nt.Roles, err = store.ParseRoles(in.roles...)
+		if nt.Roles, err = store.ParseRoles(in.roles...); err != nil {
+			errs["roles"] = store.ErrorMessage(err)
+		}
 	case len(in.roles) > 0:
-		err = store.Errorf(store.EINVALID, "A personal token acts with your roles and takes none of its own.")
+		// The personal form has no roles to mark: said above the form.
+		errs[""] = "A personal token acts with your roles and takes none of its own."
 	}
-	if err == nil {
-		// Whole seconds, as the store counts, so that a preset equal to the
-		// organization's maximum is within it.
-		nt.ExpiresAt, err = formExpiry(in, s.db.Now().UTC().Truncate(time.Second))
+	for _, p := range nt.Problems() {
+		if _, ok := errs[p.Field]; !ok {
+			errs[p.Field] = p.Message
+		}
 	}
-	var t store.Token
-	var key store.TokenText
-	if err == nil {
-		t, key, err = s.db.CreateToken(c.Request().Context(), m, nt)
+	// Whole seconds, as the store counts, so that a preset equal to the
+	// organization's maximum is within it.
+	if nt.ExpiresAt, err = formExpiry(in, s.db.Now().UTC().Truncate(time.Second)); err != nil {
+		errs["expires"] = store.ErrorMessage(err)
 	}
+	if len(errs) > 0 {
+		return s.renderTokenForm(c, http.StatusUnprocessableEntity, kind, in, errs)
+	}
+
+	t, key, err := s.db.CreateToken(c.Request().Context(), m, nt)
 	if code := store.ErrorCode(err); code == store.EINVALID || code == store.ECONFLICT {
 		field := store.ErrorField(err)
 		if field != "name" && field != "roles" && field != "expires" {
