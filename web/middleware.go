@@ -50,24 +50,39 @@ var errCSRF = echo.NewHTTPError(http.StatusForbidden,
 // browser that sends Sec-Fetch-Site is checked by it, any other must echo
 // the token from its cookie in the form or the X-CSRF-Token header.
 func csrf() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper: func(c echo.Context) bool {
-			// Bearer tokens are not sent by browsers on their own, so the
-			// API needs no CSRF token.
-			p := c.Request().URL.Path
-			return strings.HasPrefix(p, "/static/") || p == "/healthz" || isAPI(c)
-		},
-		TokenLookup:    "form:" + csrfField + ",header:" + echo.HeaderXCSRFToken,
-		CookieName:     csrfCookie,
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSameSite: http.SameSiteLaxMode,
-		// Every form posts to its own origin, so a post from another site,
-		// or from a sibling subdomain that could plant a CSRF cookie, is
-		// refused with the same words as a bad token.
-		AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) { return false, errCSRF },
-		ErrorHandler:          func(err error, c echo.Context) error { return errCSRF.WithInternal(err) },
-	})
+	config := func(secure bool) echo.MiddlewareFunc {
+		return middleware.CSRFWithConfig(middleware.CSRFConfig{
+			Skipper: func(c echo.Context) bool {
+				// Bearer tokens are not sent by browsers on their own, so
+				// the API needs no CSRF token.
+				p := c.Request().URL.Path
+				return strings.HasPrefix(p, "/static/") || p == "/healthz" || isAPI(c)
+			},
+			TokenLookup:    "form:" + csrfField + ",header:" + echo.HeaderXCSRFToken,
+			CookieName:     csrfCookie,
+			CookiePath:     "/",
+			CookieHTTPOnly: true,
+			CookieSecure:   secure,
+			CookieSameSite: http.SameSiteLaxMode,
+			// Every form posts to its own origin, so a post from another
+			// site, or from a sibling subdomain that could plant a CSRF
+			// cookie, is refused with the same words as a bad token.
+			AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) { return false, errCSRF },
+			ErrorHandler:          func(err error, c echo.Context) error { return errCSRF.WithInternal(err) },
+		})
+	}
+	// The cookie is Secure when the browser came over HTTPS, as the session
+	// cookie is; Echo's setting is fixed, so there is one of each.
+	plain, secure := config(false), config(true)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		plainNext, secureNext := plain(next), secure(next)
+		return func(c echo.Context) error {
+			if isTLS(c) {
+				return secureNext(c)
+			}
+			return plainNext(c)
+		}
+	}
 }
 
 func csrfToken(c echo.Context) string {

@@ -400,8 +400,12 @@ func TestSessionCookieFlags(t *testing.T) {
 		app := newTestApp(t)
 		r := app.client().bindTo(t).get("/login")
 		ck := setCookieNamed(r, "tokend_csrf")
-		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
-			t.Errorf("CSRF cookie %+v: want HttpOnly and SameSite=Lax", ck)
+		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Secure {
+			t.Errorf("CSRF cookie %+v: want HttpOnly and SameSite=Lax, not Secure over plain HTTP", ck)
+		}
+		r = app.client().bindTo(t).get("/login", "X-Forwarded-Proto", "https")
+		if ck := setCookieNamed(r, "tokend_csrf"); ck == nil || !ck.Secure {
+			t.Errorf("CSRF cookie behind an HTTPS proxy %+v: want Secure", ck)
 		}
 	})
 }
