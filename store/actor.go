@@ -24,7 +24,6 @@ type acting struct {
 	// system tokens: the owner on the page, a token acting as admin on the
 	// API.
 	manager bool
-	roles   []Role
 	// owner is whether the member was the owner when the actor was made,
 	// checked again when a change is written.
 	owner bool
@@ -34,11 +33,11 @@ type acting struct {
 }
 
 func (m Member) acting() acting {
-	return acting{orgID: m.OrgID, memberID: m.ID, manager: m.IsOwner(), roles: m.Roles, owner: m.IsOwner()}
+	return acting{orgID: m.OrgID, memberID: m.ID, manager: m.IsOwner(), owner: m.IsOwner()}
 }
 
 func (p Principal) acting() acting {
-	a := acting{orgID: p.OrgID, memberID: p.MemberID, tokenID: p.TokenID, manager: p.Has(RoleAdmin), roles: p.Roles, expires: p.ExpiresAt}
+	a := acting{orgID: p.OrgID, memberID: p.MemberID, tokenID: p.TokenID, manager: p.Has(RoleAdmin), expires: p.ExpiresAt}
 	if p.Kind == KindPersonal {
 		a.owner = slices.Contains(p.memberRoles, RoleOwner)
 	}

@@ -54,7 +54,7 @@ var (
 // any process on this database revokes a token or removes a member. Use is
 // recorded at most once a minute per token, off this path.
 func (d *DB) Verify(ctx context.Context, text, addr string) (Principal, error) {
-	return d.verify(ctx, text, addr, VerifyOptions{Record: true, Load: true})
+	return d.VerifyWith(ctx, text, addr, VerifyOptions{Record: true, Load: true})
 }
 
 // VerifyOptions say how far a check may go.
@@ -74,10 +74,6 @@ var ErrNotCached = &Error{Code: EUNAUTHORIZED, Message: "The access token was no
 // of someone else's token records no use of it, and a client past its
 // failure budget is answered only from the cache.
 func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOptions) (Principal, error) {
-	return d.verify(ctx, text, addr, opt)
-}
-
-func (d *DB) verify(ctx context.Context, text, addr string, opt VerifyOptions) (Principal, error) {
 	if _, ok := ParseTokenText(text); !ok {
 		return Principal{}, ErrTokenInvalid
 	}
