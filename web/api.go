@@ -29,6 +29,11 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
+// invalidRequest is a 400 about field ("" for the request as a whole).
+func invalidRequest(field, message string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: field, Message: message}
+}
+
 var errNoToken = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token",
 	Message: "Send an access token as Authorization: Bearer <token>."}
 
@@ -62,13 +67,14 @@ func (s *Server) authenticate(c echo.Context) (store.Principal, error) {
 // cache, get 429 without reaching the database. record counts the check as
 // a use of the token.
 func (s *Server) checkToken(c echo.Context, text string, record bool) (store.Principal, error) {
-	client, now := clientKey(c.RealIP()), time.Now()
+	ip := c.RealIP()
 	opt := store.VerifyOptions{Record: record, Load: true}
-	wait := s.failures.retryAfter(client, now)
-	if wait > 0 {
-		opt.Load = false
+	var wait time.Duration
+	if s.failures.anyBlocked() {
+		wait = s.failures.retryAfter(clientKey(ip), time.Now())
+		opt.Load = wait == 0
 	}
-	p, err := s.db.VerifyWith(c.Request().Context(), text, c.RealIP(), opt)
+	p, err := s.db.VerifyWith(c.Request().Context(), text, ip, opt)
 	switch {
 	case err == nil:
 		return p, nil
@@ -76,7 +82,7 @@ func (s *Server) checkToken(c echo.Context, text string, record bool) (store.Pri
 		return store.Principal{}, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "Too many failed token checks from your address; try again later.", RetryAfter: wait}
 	case store.ErrorCode(err) == store.EUNAUTHORIZED:
-		s.failures.fail(client, now)
+		s.failures.fail(clientKey(ip), time.Now())
 	}
 	return p, err
 }
@@ -224,7 +230,7 @@ func (s *Server) apiListTokens(c echo.Context) error {
 	switch f.Kind {
 	case "", store.KindPersonal, store.KindSystem:
 	default:
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "kind", Message: "kind must be personal or system."}
+		return invalidRequest("kind", "kind must be personal or system.")
 	}
 	if f.State == "all" {
 		f.State, f.IncludeRevoked = "", true
@@ -232,15 +238,14 @@ func (s *Server) apiListTokens(c echo.Context) error {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "limit",
-				Message: "limit must be a number from 1 to " + strconv.Itoa(maxPageSize) + "."}
+			return invalidRequest("limit", "limit must be a number from 1 to "+strconv.Itoa(maxPageSize)+".")
 		}
 		f.Limit = n
 	}
 	if v := c.QueryParam("cursor"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id < 1 {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "cursor", Message: "cursor is not one this API gave."}
+			return invalidRequest("cursor", "cursor is not one this API gave.")
 		}
 		f.BeforeID = id
 	}
@@ -300,18 +305,15 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	now := s.db.Now().UTC().Truncate(time.Second)
 	switch {
 	case in.ExpiresInDays != nil && in.ExpiresAt != nil:
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "expires_at",
-			Message: "Give expires_in_days or expires_at, not both."}
+		return invalidRequest("expires_at", "Give expires_in_days or expires_at, not both.")
 	case in.ExpiresInDays != nil:
 		if *in.ExpiresInDays < 1 || *in.ExpiresInDays > store.MaxTokenLifetimeDays {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "expires_in_days",
-				Message: "expires_in_days must be from 1 to " + strconv.Itoa(store.MaxTokenLifetimeDays) + "."}
+			return invalidRequest("expires_in_days", "expires_in_days must be from 1 to "+strconv.Itoa(store.MaxTokenLifetimeDays)+".")
 		}
 		nt.ExpiresAt = now.AddDate(0, 0, *in.ExpiresInDays)
 	case in.ExpiresAt != nil:
 		if nt.ExpiresAt, err = parseExpiry(*in.ExpiresAt); err != nil {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "expires_at",
-				Message: "expires_at must be a date (2006-01-02) or a time (RFC 3339)."}
+			return invalidRequest("expires_at", "expires_at must be a date (2006-01-02) or a time (RFC 3339).")
 		}
 	}
 	if nt.Kind == store.KindSystem && !p.Has(store.RoleAdmin) {
@@ -324,7 +326,7 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 		if in.ExpiresAt != nil {
 			field = "expires_at"
 		}
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: field, Message: se.Message}
+		return invalidRequest(field, se.Message)
 	} else if err != nil {
 		return err
 	}
@@ -390,7 +392,7 @@ func (s *Server) apiIntrospect(c echo.Context) error {
 		text = in.Token
 	}
 	if text == "" {
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "token", Message: "token is required."}
+		return invalidRequest("token", "token is required.")
 	}
 	// Looking at a token is no use of it; a refused one counts against the
 	// caller like any failed check, so introspection is no faster oracle.
@@ -433,8 +435,7 @@ func (s *Server) verify(c echo.Context) error {
 	if r := c.QueryParam("role"); r != "" {
 		// owner is a member's, never a token's: asking for it is a mistake.
 		if !store.Role(r).Assignable() {
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "role",
-				Message: "role must be one of admin, video, viewer, billing, support."}
+			return invalidRequest("role", "role must be one of admin, video, viewer, billing, support.")
 		}
 		if !p.Has(store.Role(r)) {
 			return errInsufficientRole(store.Role(r))
@@ -461,10 +462,10 @@ func decodeJSON(c echo.Context, v any) error {
 		if errors.As(err, &he) {
 			return he
 		}
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "The body is not the JSON this request takes: " + err.Error()}
+		return invalidRequest("", "The body is not the JSON this request takes: "+err.Error())
 	}
 	if dec.More() {
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "The body has more than one JSON value."}
+		return invalidRequest("", "The body has more than one JSON value.")
 	}
 	return nil
 }

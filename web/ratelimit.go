@@ -3,6 +3,7 @@ package web
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -11,8 +12,8 @@ import (
 // failureLimiter slows down guessing: each key (a client address, an
 // account) may fail a check a burst of times and then at a steady rate; with
 // its budget spent, every check for that key is refused until the budget
-// holds one more failure. Valid tokens
-// cost nothing here but one lookup in a map that is empty in normal running.
+// holds one more failure. While no key is refused, a valid check costs one
+// atomic load here.
 type failureLimiter struct {
 	limit rate.Limit
 	burst int
@@ -20,12 +21,17 @@ type failureLimiter struct {
 	mu     sync.Mutex
 	perKey map[string]*rate.Limiter
 
-	blocked sync.Map // address → time.Time until which it is refused
+	blocked  sync.Map // key → time.Time until which it is refused
+	nblocked atomic.Int64
 }
 
 func newFailureLimiter(perSecond float64, burst int) *failureLimiter {
 	return &failureLimiter{limit: rate.Limit(perSecond), burst: burst, perKey: make(map[string]*rate.Limiter)}
 }
+
+// anyBlocked reports whether some key is refused, so that a caller need not
+// work out its key when none is.
+func (l *failureLimiter) anyBlocked() bool { return l.nblocked.Load() > 0 }
 
 // retryAfter is how long key must wait before its next check, or 0.
 func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
@@ -36,8 +42,20 @@ func (l *failureLimiter) retryAfter(key string, now time.Time) time.Duration {
 	if until := v.(time.Time); now.Before(until) {
 		return until.Sub(now)
 	}
-	l.blocked.Delete(key)
+	l.unblock(key)
 	return 0
+}
+
+func (l *failureLimiter) block(key string, until time.Time) {
+	if _, was := l.blocked.Swap(key, until); !was {
+		l.nblocked.Add(1)
+	}
+}
+
+func (l *failureLimiter) unblock(key any) {
+	if _, was := l.blocked.LoadAndDelete(key); was {
+		l.nblocked.Add(-1)
+	}
 }
 
 // fail counts a failed check from key (an address, an account). Once its
@@ -57,7 +75,7 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 	l.mu.Unlock()
 	if left < 1 {
 		wait := time.Duration((1 - left) / float64(l.limit) * float64(time.Second))
-		l.blocked.Store(key, now.Add(wait))
+		l.block(key, now.Add(wait))
 	}
 }
 
@@ -76,7 +94,7 @@ func (l *failureLimiter) forgetIdle(now time.Time) {
 	}
 	l.blocked.Range(func(key, until any) bool {
 		if !now.Before(until.(time.Time)) {
-			l.blocked.Delete(key)
+			l.unblock(key)
 		}
 		return true
 	})

@@ -178,12 +178,7 @@ const (
 
 func maxLifetimeOptions(current int) []views.Option {
 	opts := []views.Option{{Value: "0", Label: "No maximum", Selected: current == 0}}
-	days := maxLifetimeDays
-	if current != 0 && !slices.Contains(days, current) {
-		days = append(slices.Clone(days), current) // set through the API
-		slices.Sort(days)
-	}
-	for _, d := range days {
+	for _, d := range maxLifetimeDays {
 		opts = append(opts, views.Option{Value: strconv.Itoa(d), Label: fmt.Sprintf("%d days", d), Selected: d == current})
 	}
 	return opts
@@ -203,10 +198,7 @@ func expiryOptions(maxDays int, chosen string) []views.Option {
 	}
 	opts = append(opts, views.Option{Value: expiresCustom, Label: "Custom date"})
 	if chosen == "" {
-		chosen = strconv.Itoa(min(defaultExpiryDays, max(maxDays, 0)))
-		if maxDays == 0 {
-			chosen = strconv.Itoa(defaultExpiryDays)
-		}
+		chosen = strconv.Itoa(defaultExpiryDays) // the first choice, if a maximum rules it out
 	}
 	found := false
 	for i := range opts {
