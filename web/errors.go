@@ -54,7 +54,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		status = statusOf[code]
 	}
 	if status >= 500 {
-		s.log.ErrorContext(c.Request().Context(), "request failed", "path", c.Request().URL.Path, "error", err)
+		s.logFailure(c, err)
 	}
 	page := views.ErrorPage{Status: status, Title: http.StatusText(status), Message: message}
 	m, ok := memberOf(c)
@@ -79,8 +79,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 		component = views.ErrorDialog(page)
 	}
 	if err := render(c, status, component); err != nil {
-		s.log.Error("render error page", "error", err)
+		s.log.Error("render error page", "error", redactTokens(err.Error()))
 	}
+}
+
+// logFailure logs a request that failed on our side. The path and the
+// error can quote what the request sent, a token among it: both are
+// redacted.
+func (s *Server) logFailure(c echo.Context, err error) {
+	s.log.ErrorContext(c.Request().Context(), "request failed",
+		"path", redactTokens(c.Request().URL.Path), "error", redactTokens(err.Error()))
 }
 
 // isAPI reports whether the request is for integrations, which get JSON.
@@ -132,7 +140,7 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 			ae.Code, ae.Message = "not_found", "There is no such resource, or it is not yours to see."
 		}
 	default:
-		s.log.ErrorContext(c.Request().Context(), "request failed", "path", c.Request().URL.Path, "error", err)
+		s.logFailure(c, err)
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "Something went wrong on our side. Please try again."}
 	}
 	h := c.Response().Header()
@@ -152,6 +160,6 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 		return
 	}
 	if err := c.JSON(ae.Status, map[string]*apiError{"error": ae}); err != nil {
-		s.log.Error("write API error", "error", err)
+		s.log.Error("write API error", "error", redactTokens(err.Error()))
 	}
 }

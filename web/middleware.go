@@ -91,7 +91,9 @@ func csrfToken(c echo.Context) string {
 }
 
 // logRequests logs one line per request: method, path, status, duration.
-// Never a header, a form value or a body, where a token could be.
+// Never a header, a form value or a body, where a token could be; and a
+// token pasted into the path (Envoy's ext_authz sends the original path
+// under /auth/verify/) is redacted, as is anything the error says.
 func (s *Server) logRequests() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod:   true,
@@ -104,15 +106,28 @@ func (s *Server) logRequests() echo.MiddlewareFunc {
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo
 			attrs := []slog.Attr{
-				slog.String("method", v.Method), slog.String("path", v.URIPath), slog.Int("status", v.Status),
-				slog.Duration("took", v.Latency), slog.String("remote", v.RemoteIP),
+				slog.String("method", v.Method), slog.String("path", redactTokens(v.URIPath)), slog.Int("status", v.Status),
+				slog.Duration("took", v.Latency), slog.String("remote", redactTokens(v.RemoteIP)),
 			}
 			if v.Status >= 500 && v.Error != nil {
 				level = slog.LevelError
-				attrs = append(attrs, slog.String("error", v.Error.Error()))
+				attrs = append(attrs, slog.String("error", redactTokens(v.Error.Error())))
 			}
 			s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			return nil
+		},
+	})
+}
+
+// recoverPanics turns a panic into a 500 through the error handler, and
+// logs it with its stack to the server's log, redacted, rather than to
+// Echo's own logger on stdout.
+func (s *Server) recoverPanics() echo.MiddlewareFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.ErrorContext(c.Request().Context(), "panic", "path", redactTokens(c.Request().URL.Path),
+				"error", redactTokens(err.Error()), "stack", redactTokens(string(stack)))
+			return err
 		},
 	})
 }

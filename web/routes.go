@@ -16,7 +16,7 @@ func (s *Server) routes(accessLog bool) {
 	if accessLog {
 		e.Use(s.logRequests())
 	}
-	e.Use(middleware.Recover())
+	e.Use(s.recoverPanics())
 	e.Use(securityHeaders)
 	e.Use(middleware.BodyLimit("64K"))
 	e.Use(csrf())

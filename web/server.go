@@ -65,6 +65,8 @@ func New(db *store.DB, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Whatever logger the caller gives, no line of ours holds a key.
+	cfg.Logger = slog.New(RedactingHandler(cfg.Logger.Handler()))
 	// One secret, two keys: one signs the cookie, one encrypts it.
 	hashKey, err := hkdf.Key(sha256.New, cfg.SessionKey, nil, "tokend session hash", 32)
 	if err != nil {

@@ -53,7 +53,9 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// Every line, the HTTP server's own and the store's included, passes
+	// through the redaction that keeps a token's text out of the log.
+	logger := slog.New(web.RedactingHandler(slog.NewTextHandler(stderr, nil)))
 	db.Logger = logger
 	srv, err := web.New(db, web.Config{SessionKey: key, Logger: logger, AccessLog: *accessLog, TrustedProxies: trusted})
 	if err != nil {
