@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"io/fs"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +131,41 @@ func newTwoOrgs(t *testing.T) twoOrgs {
 		owner2: addMember(t, db, "Other", "owner@other.test", RoleOwner),
 		carol:  addMember(t, db, "Other", "carol@other.test", RoleAdmin),
 	}
+}
+
+// openRawAt makes a database file at path with the embedded migrations up to
+// and including the one numbered upTo ("0002") applied and recorded, as an older release left it, and
+// returns a plain connection to it for writing rows the old way. Open then
+// applies the rest.
+func openRawAt(t *testing.T, path, upTo string) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	if _, err := raw.Exec(`CREATE TABLE migrations (name TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if strings.TrimPrefix(name, "migrations/")[:len(upTo)] > upTo {
+			break
+		}
+		src, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(string(src)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := raw.Exec(`INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return raw
 }

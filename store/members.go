@@ -22,6 +22,11 @@ const (
 	// silently cut, so it is refused instead.
 	maxPasswordBytes = 72
 
+	// The longest organization and member names, counted as Token Names
+	// are (see names.go).
+	MaxOrgNameLen    = 100
+	MaxMemberNameLen = 100
+
 	// SessionLifetime is how long a sign-in lasts without signing in again.
 	SessionLifetime = 7 * 24 * time.Hour
 )
@@ -51,11 +56,14 @@ type NewMember struct {
 }
 
 // CreateMember adds a member, creating the organization on first use of its
-// name. It refuses a second owner, a duplicate email and a weak password.
+// name. It refuses a second owner, an email a member still in any
+// organization has, and a weak password. The email of someone who left may
+// be added again: that makes a new member, while the one who left stays on
+// record with their revoked tokens.
 func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
-	nm.OrgName = strings.TrimSpace(nm.OrgName)
+	nm.OrgName = cleanName(nm.OrgName)
 	nm.Email = strings.TrimSpace(nm.Email)
-	nm.Name = strings.TrimSpace(nm.Name)
+	nm.Name = cleanName(nm.Name)
 	nm.Roles = sortRoles(slices.Clone(nm.Roles))
 	if err := nm.validate(); err != nil {
 		return Member{}, err
@@ -76,24 +84,18 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 	if err != nil {
 		return Member{}, err
 	}
-	if slices.Contains(nm.Roles, RoleOwner) {
-		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT email FROM members
-			WHERE org_id = ? AND left_at IS NULL AND instr(' ' || roles || ' ', ' owner ') > 0`, orgID).Scan(&owner)
-		if err == nil {
-			return Member{}, &Error{Code: ECONFLICT, Field: "roles", Message: "organization " + nm.OrgName + " already has an owner (" + owner + ")"}
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return Member{}, err
+	if err := checkMemberFree(ctx, tx, orgID, nm); err != nil {
+		return Member{}, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, orgID, nm.Email, NameKey(nm.Email), nm.Name, string(hash), joinRoles(nm.Roles, " "), now.Unix())
+	if isUniqueViolation(err) {
+		// Someone else took the email or ownership after the check; a
+		// failed statement leaves the transaction open to ask it again.
+		if cerr := checkMemberFree(ctx, tx, orgID, nm); cerr != nil {
+			err = cerr
 		}
 	}
-	var taken int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM members WHERE email = ?`, nm.Email).Scan(&taken); err != nil {
-		return Member{}, err
-	} else if taken > 0 {
-		return Member{}, &Error{Code: ECONFLICT, Field: "email", Message: "a member with email " + nm.Email + " already exists"}
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO members (org_id, email, name, password_hash, roles, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, orgID, nm.Email, nm.Name, string(hash), joinRoles(nm.Roles, " "), now.Unix())
 	if err != nil {
 		return Member{}, err
 	}
@@ -108,18 +110,42 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 	return m, tx.Commit()
 }
 
+// checkMemberFree refuses a second owner for the organization and an email
+// that a member still in any organization has.
+func checkMemberFree(ctx context.Context, tx *sql.Tx, orgID int64, nm NewMember) error {
+	if slices.Contains(nm.Roles, RoleOwner) {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT email FROM members
+			WHERE org_id = ? AND left_at IS NULL AND instr(' ' || roles || ' ', ' owner ') > 0`, orgID).Scan(&owner)
+		if err == nil {
+			return &Error{Code: ECONFLICT, Field: "roles", Message: "organization " + nm.OrgName + " already has an owner (" + owner + ")"}
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	// The key, or the key of one of the duplicates migration 0003 kept.
+	key := NameKey(nm.Email)
+	var taken int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM members
+		WHERE left_at IS NULL AND (email_key = ? OR email_key >= ? || char(31) AND email_key < ? || char(32))`,
+		key, key, key).Scan(&taken); err != nil {
+		return err
+	} else if taken > 0 {
+		return &Error{Code: ECONFLICT, Field: "email", Message: "a member with email " + nm.Email + " already exists"}
+	}
+	return nil
+}
+
 func (nm NewMember) validate() error {
+	if msg := nameProblem("Organization name", nm.OrgName, MaxOrgNameLen); msg != "" {
+		return fieldError("org", "%s", msg)
+	}
+	if msg := nameProblem("Name", nm.Name, MaxMemberNameLen); msg != "" {
+		return fieldError("name", "%s", msg)
+	}
 	switch {
-	case nm.OrgName == "":
-		return fieldError("org", "organization name is required")
-	case utf8.RuneCountInString(nm.OrgName) > 100:
-		return fieldError("org", "organization name must be at most 100 characters")
 	case !validEmail(nm.Email):
 		return fieldError("email", "%q is not an email address", nm.Email)
-	case nm.Name == "":
-		return fieldError("name", "name is required")
-	case utf8.RuneCountInString(nm.Name) > 100 || strings.ContainsFunc(nm.Name, unicode.IsControl):
-		return fieldError("name", "name must be at most 100 characters, without control characters")
 	case len(nm.Roles) == 0:
 		return fieldError("roles", "at least one role is required")
 	}
@@ -163,11 +189,11 @@ func firstRune(p string) string {
 
 func findOrCreateOrg(ctx context.Context, tx *sql.Tx, name string, now time.Time) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT id FROM orgs WHERE name = ?`, name).Scan(&id)
+	err := tx.QueryRowContext(ctx, `SELECT id FROM orgs WHERE name_key = ?`, NameKey(name)).Scan(&id)
 	if !errors.Is(err, sql.ErrNoRows) {
 		return id, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO orgs (name, created_at) VALUES (?, ?)`, name, now.Unix())
+	res, err := tx.ExecContext(ctx, `INSERT INTO orgs (name, name_key, created_at) VALUES (?, ?, ?)`, name, NameKey(name), now.Unix())
 	if err != nil {
 		return 0, err
 	}
@@ -175,6 +201,24 @@ func findOrCreateOrg(ctx context.Context, tx *sql.Tx, name string, now time.Time
 }
 
 const memberColumns = `m.id, m.org_id, o.name, m.email, m.name, m.roles, m.created_at, m.left_at`
+
+// Emails are compared by key (NameKey), and one member who has not left
+// holds a key. byActiveEmail selects that member in findMember, and
+// byFormerEmail the latest who had the email and left; emailArgs are the
+// arguments of either. A duplicate kept by migration 0003 is found by its
+// own spelling, before the member who holds the plain key.
+const (
+	byActiveEmail = `m.left_at IS NULL AND m.email_key IN (?, ? || char(31) || lower(?))
+		ORDER BY length(m.email_key) DESC LIMIT 1`
+	byFormerEmail = `m.left_at IS NOT NULL AND m.email_key IN (?, ? || char(31) || lower(?))
+		ORDER BY m.left_at DESC, m.id DESC LIMIT 1`
+)
+
+func emailArgs(email string) []any {
+	email = strings.TrimSpace(email)
+	key := NameKey(email)
+	return []any{key, key, email}
+}
 
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -208,7 +252,7 @@ func scanMember(s interface{ Scan(...any) error }) (Member, error) {
 // organization when orgName is empty, including those who left.
 func (d *DB) Members(ctx context.Context, orgName string) ([]Member, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
-		WHERE ? = '' OR o.name = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email`, orgName, orgName)
+		WHERE ? = '' OR o.name = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email_key, m.left_at DESC, m.id`, orgName, orgName)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +290,8 @@ func (d *DB) dummyHash() []byte {
 func (d *DB) Authenticate(ctx context.Context, email, password string) (Member, error) {
 	var hash string
 	var id int64
-	err := d.db.QueryRowContext(ctx, `SELECT id, password_hash FROM members WHERE email = ? AND left_at IS NULL`,
-		strings.TrimSpace(email)).Scan(&id, &hash)
+	err := d.db.QueryRowContext(ctx, `SELECT m.id, m.password_hash FROM members m WHERE `+byActiveEmail,
+		emailArgs(email)...).Scan(&id, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		bcrypt.CompareHashAndPassword(d.dummyHash(), []byte(password))
 		return Member{}, ErrBadCredentials
@@ -275,7 +319,7 @@ func (d *DB) SetPassword(ctx context.Context, email, password string) (Member, e
 		return Member{}, err
 	}
 	defer tx.Rollback()
-	m, err := findMember(ctx, tx, `m.email = ? AND m.left_at IS NULL`, strings.TrimSpace(email))
+	m, err := findMember(ctx, tx, byActiveEmail, emailArgs(email)...)
 	if ErrorCode(err) == ENOTFOUND {
 		return Member{}, Errorf(ENOTFOUND, "no member has email %s", email)
 	} else if err != nil {
@@ -301,7 +345,10 @@ func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
 	}
 	defer tx.Rollback()
 
-	m, err := findMember(ctx, tx, `m.email = ?`, strings.TrimSpace(email))
+	m, err := findMember(ctx, tx, byActiveEmail, emailArgs(email)...)
+	if ErrorCode(err) == ENOTFOUND {
+		m, err = findMember(ctx, tx, byFormerEmail, emailArgs(email)...)
+	}
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
 		return Member{}, Errorf(ENOTFOUND, "no member has email %s", email)

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,8 +18,20 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+func init() {
+	// Migrations compute name keys in SQL as the store does in Go.
+	err := sqlite.RegisterDeterministicScalarFunction("tokend_name_key", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			s, _ := args[0].(string)
+			return NameKey(s), nil
+		})
+	if err != nil {
+		panic(err)
+	}
+}
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -145,8 +158,28 @@ func (d *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (d *DB) migrateFile(ctx context.Context, name string) error {
-	tx, err := d.w.BeginTx(ctx, nil)
+// migrateFile applies one migration, unless it is recorded as applied, with
+// foreign keys off: a migration that rebuilds a table others refer to
+// (https://sqlite.org/lang_altertable.html#otheralter) drops it on the way,
+// which foreign keys would refuse. SQLite ignores that pragma inside a
+// transaction, so it is set before BEGIN on the one connection the
+// migration runs on, and set back on it whatever happens; before the commit
+// foreign_key_check shows the migration left every reference whole.
+func (d *DB) migrateFile(ctx context.Context, name string) (err error) {
+	conn, err := d.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return err
+	}
+	defer func() {
+		// Even when ctx is done: the connection goes back to the pool.
+		_, onErr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+		err = errors.Join(err, onErr)
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -165,13 +198,46 @@ func (d *DB) migrateFile(ctx context.Context, name string) error {
 	if _, err := tx.ExecContext(ctx, string(src)); err != nil {
 		return err
 	}
+	if err := checkForeignKeys(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-func unixTime(s int64) time.Time { return time.Unix(s, 0).UTC() }
+// checkForeignKeys fails if any row refers to a row that does not exist.
+func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fk int
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return err
+		}
+		return fmt.Errorf("foreign key check: row %d of %s refers to a missing row of %s", rowid.Int64, table, parent)
+	}
+	return rows.Err()
+}
+
+// Bounds of the times the store hands out: what RFC 3339, and so JSON,
+// can write (years 0000 to 9999).
+var (
+	minUnix = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	maxUnix = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+)
+
+// unixTime reads a stored time. A value beyond what RFC 3339 can write,
+// which no rule lets in now but an older release did, is read as the
+// nearest it can, so that no stored row can make a page, a list or a
+// revoke fail.
+func unixTime(s int64) time.Time { return time.Unix(min(max(s, minUnix), maxUnix), 0).UTC() }
 
 func nullUnixTime(s sql.NullInt64) time.Time {
 	if !s.Valid {

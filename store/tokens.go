@@ -8,11 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
-// MaxTokenNameLen is the longest Token Name, in characters.
+// MaxTokenNameLen is the longest Token Name, in UTF-16 code units (see
+// names.go): the maxlength of the form's field.
 const MaxTokenNameLen = 100
 
 // Why a token stopped working.
@@ -36,13 +35,22 @@ type Token struct {
 	MemberName  string
 	MemberEmail string
 
-	// CreatedBy is the member who made the token, or 0 when a token made
-	// it on the API: then CreatedByToken says which.
+	// CreatedBy is the member who made the token: on the page, or on the
+	// API through one of their personal tokens. It is 0 when a system token
+	// made it, which has no member behind it.
 	CreatedBy      int64
-	CreatedByToken int64
 	CreatedByName  string
-	CreatedAt      time.Time
-	ExpiresAt      time.Time // zero: never
+	CreatedByEmail string
+	// CreatorLeft is when the member who made it left the organization;
+	// zero while they are in it.
+	CreatorLeft time.Time
+	// CreatedByToken is the token that made it on the API, 0 on the page;
+	// its name and hint as Name and Hint show it.
+	CreatedByToken     int64
+	CreatedByTokenName string
+	CreatedByTokenHint string
+	CreatedAt          time.Time
+	ExpiresAt          time.Time // zero: never
 
 	LastUsedAt time.Time // zero: never used
 	LastUsedIP string
@@ -85,9 +93,10 @@ type NewToken struct {
 	Kind  TokenKind
 	Name  string
 	Roles []Role
-	// ExpiresAt is when the token stops working; zero for never, which an
-	// organization maximum lifetime does not allow.
-	ExpiresAt time.Time
+	// ExpiresAt is when the token stops working; nil for never, which an
+	// organization maximum lifetime does not allow. "Never" is said only
+	// this way: a zero time is a time long past and is refused.
+	ExpiresAt *time.Time
 }
 
 // CreateToken makes a token for actor and returns it with its secret, which
@@ -98,9 +107,11 @@ type NewToken struct {
 // role they lack.
 func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, TokenText, error) {
 	a := actor.acting()
-	nt.Name = strings.TrimSpace(nt.Name)
-	// Kept in whole seconds: check the expiry that will be stored.
-	nt.ExpiresAt = nt.ExpiresAt.Truncate(time.Second)
+	nt.Name = cleanName(nt.Name)
+	if nt.ExpiresAt != nil {
+		// Kept in whole seconds, UTC: check the expiry that will be stored.
+		nt.ExpiresAt = new(nt.ExpiresAt.UTC().Truncate(time.Second))
+	}
 	if err := nt.validate(); err != nil {
 		return Token{}, "", err
 	}
@@ -121,7 +132,7 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if err := checkActor(ctx, tx, a); err != nil {
 		return Token{}, "", err
 	}
-	if !a.expires.IsZero() && (nt.ExpiresAt.IsZero() || nt.ExpiresAt.After(a.expires)) {
+	if !a.expires.IsZero() && (nt.ExpiresAt == nil || nt.ExpiresAt.After(a.expires)) {
 		return Token{}, "", fieldError("expires", "A token cannot make a token that outlives it: this one expires %s.", a.expires.Format(time.RFC3339))
 	}
 	if err := checkExpiry(ctx, tx, a.orgID, nt.ExpiresAt, now); err != nil {
@@ -136,10 +147,16 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if nt.Kind == KindPersonal {
 		memberID = sql.NullInt64{Int64: a.memberID, Valid: true}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, created_by_token, name, digest, last_four, roles, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.orgID, nt.Kind, memberID, nullID(a.createdBy()), nullID(a.tokenID), nt.Name, digest[:], text.LastFour(),
-		joinRoles(nt.Roles, " "), now.Unix(), nullTime(nt.ExpiresAt))
+	res, err := tx.ExecContext(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, created_by_token, name, name_key, digest, last_four, roles, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.orgID, nt.Kind, memberID, nullID(a.createdBy()), nullID(a.tokenID), nt.Name, NameKey(nt.Name), digest[:], text.LastFour(),
+		joinRoles(nt.Roles, " "), now.Unix(), nullTimePtr(nt.ExpiresAt))
+	if isUniqueViolation(err) {
+		// The name was taken after the check; ask it again for its words.
+		if cerr := checkNameFree(ctx, tx, a, nt); cerr != nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		return Token{}, "", err
 	}
@@ -170,17 +187,11 @@ func (nt *NewToken) validate() error {
 
 // Problems are every field error of nt at once, name first, so that a form
 // can show each beside its field; CreateToken refuses with the first. The
-// name is taken as trimmed.
+// name is taken as it will be stored (see cleanName).
 func (nt NewToken) Problems() []*Error {
 	var errs []*Error
-	name := strings.TrimSpace(nt.Name)
-	switch n := utf8.RuneCountInString(name); {
-	case n == 0:
-		errs = append(errs, fieldError("name", "Enter a token name."))
-	case n > MaxTokenNameLen:
-		errs = append(errs, fieldError("name", "Token name must be at most %d characters (this one has %d).", MaxTokenNameLen, n))
-	case !utf8.ValidString(name) || strings.ContainsFunc(name, forbiddenInName):
-		errs = append(errs, fieldError("name", "Token name cannot contain control or text-direction characters."))
+	if msg := nameProblem("Token name", cleanName(nt.Name), MaxTokenNameLen); msg != "" {
+		errs = append(errs, fieldError("name", "%s", msg))
 	}
 	switch {
 	case nt.Kind == KindPersonal && len(nt.Roles) > 0:
@@ -196,19 +207,6 @@ func (nt NewToken) Problems() []*Error {
 		}
 	}
 	return errs
-}
-
-// forbiddenInName refuses control characters and the Unicode formatting
-// characters that reorder text, which can make one name look like another.
-func forbiddenInName(r rune) bool {
-	switch {
-	case unicode.IsControl(r):
-		return true
-	case r == '\u061c', r == '\u200e', r == '\u200f',
-		'\u202a' <= r && r <= '\u202e', '\u2066' <= r && r <= '\u2069':
-		return true
-	}
-	return false
 }
 
 // createdBy is the member to record as creator: the member acting on the
@@ -243,11 +241,33 @@ func checkActor(ctx context.Context, tx *sql.Tx, a acting) error {
 	return err
 }
 
-// checkExpiry refuses an expiry in the past, and one beyond the
-// organization's maximum lifetime (which also rules out "never").
-func checkExpiry(ctx context.Context, tx *sql.Tx, orgID int64, exp, now time.Time) error {
-	if !exp.IsZero() && !exp.After(now) {
+// CheckExpiry is the one rule every way of giving an expiry obeys (days, a
+// date, a time; the page's presets and custom date, the API's
+// expires_in_days and expires_at): nil is never; a time must lie after now
+// and at most MaxTokenLifetimeDays days after it. The error is EINVALID on
+// field "expires".
+func CheckExpiry(exp *time.Time, now time.Time) error {
+	if exp == nil {
+		return nil
+	}
+	if !exp.After(now) {
 		return fieldError("expires", "The expiration date must be in the future.")
+	}
+	if limit := LatestExpiry(now); exp.After(limit) {
+		return fieldError("expires", "The expiration date can be at most %d days away (by %s).", MaxTokenLifetimeDays, limit.Format("Jan 2, 2006"))
+	}
+	return nil
+}
+
+// LatestExpiry is the latest expiry a token made at now may have, whatever
+// its organization allows.
+func LatestExpiry(now time.Time) time.Time { return now.AddDate(0, 0, MaxTokenLifetimeDays) }
+
+// checkExpiry applies CheckExpiry and the organization's maximum lifetime,
+// which also rules out "never".
+func checkExpiry(ctx context.Context, tx *sql.Tx, orgID int64, exp *time.Time, now time.Time) error {
+	if err := CheckExpiry(exp, now); err != nil {
+		return err
 	}
 	var maxDays sql.NullInt64
 	if err := tx.QueryRowContext(ctx, `SELECT max_token_days FROM orgs WHERE id = ?`, orgID).Scan(&maxDays); err != nil {
@@ -257,7 +277,7 @@ func checkExpiry(ctx context.Context, tx *sql.Tx, orgID int64, exp, now time.Tim
 		return nil
 	}
 	limit := now.AddDate(0, 0, int(maxDays.Int64))
-	if exp.IsZero() || exp.After(limit) {
+	if exp == nil || exp.After(limit) {
 		return fieldError("expires", "Tokens in this organization must expire within %d days (by %s).", maxDays.Int64, limit.Format("Jan 2, 2006"))
 	}
 	return nil
@@ -266,8 +286,8 @@ func checkExpiry(ctx context.Context, tx *sql.Tx, orgID int64, exp, now time.Tim
 func checkNameFree(ctx context.Context, tx *sql.Tx, a acting, nt NewToken) error {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens
-		WHERE org_id = ? AND kind = ? AND ifnull(member_id, 0) = ? AND name = ? COLLATE NOCASE AND revoked_at IS NULL`,
-		a.orgID, nt.Kind, ownerKey(a, nt.Kind), nt.Name).Scan(&n)
+		WHERE org_id = ? AND kind = ? AND ifnull(member_id, 0) = ? AND name_key = ? AND revoked_at IS NULL`,
+		a.orgID, nt.Kind, ownerKey(a, nt.Kind), NameKey(nt.Name)).Scan(&n)
 	switch {
 	case err != nil:
 		return err
@@ -427,12 +447,13 @@ func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, r
 
 const tokenQuery = `SELECT t.id, t.org_id, t.kind, t.name, t.last_four, t.roles,
 	ifnull(t.member_id, 0), ifnull(m.name, ''), ifnull(m.email, ''),
-	ifnull(t.created_by, 0), ifnull(t.created_by_token, 0),
-	coalesce(c.name, (SELECT 'token ' || ct.name FROM tokens ct WHERE ct.id = t.created_by_token), ''),
+	ifnull(c.id, 0), ifnull(c.name, ''), ifnull(c.email, ''), c.left_at,
+	ifnull(t.created_by_token, 0), ifnull(ct.name, ''), ifnull(ct.kind, ''), ifnull(ct.last_four, ''),
 	t.created_at, t.expires_at, t.last_used_at, ifnull(t.last_used_ip, ''), t.revoked_at, ifnull(t.revoke_reason, '')
 	FROM tokens t
 	LEFT JOIN members m ON m.id = t.member_id
-	LEFT JOIN members c ON c.id = t.created_by`
+	LEFT JOIN tokens ct ON ct.id = t.created_by_token
+	LEFT JOIN members c ON c.id = coalesce(t.created_by, ct.member_id)`
 
 func findToken(ctx context.Context, q queryer, id int64) (Token, error) {
 	t, err := scanToken(q.QueryRowContext(ctx, tokenQuery+` WHERE t.id = ?`, id))
@@ -446,14 +467,21 @@ func scanToken(s interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var roles string
 	var created int64
-	var expires, lastUsed, revoked sql.NullInt64
+	var expires, lastUsed, revoked, creatorLeft sql.NullInt64
+	var ctKind TokenKind
+	var ctLastFour string
 	err := s.Scan(&t.ID, &t.OrgID, &t.Kind, &t.Name, &t.LastFour, &roles,
 		&t.MemberID, &t.MemberName, &t.MemberEmail,
-		&t.CreatedBy, &t.CreatedByToken, &t.CreatedByName,
+		&t.CreatedBy, &t.CreatedByName, &t.CreatedByEmail, &creatorLeft,
+		&t.CreatedByToken, &t.CreatedByTokenName, &ctKind, &ctLastFour,
 		&created, &expires, &lastUsed, &t.LastUsedIP, &revoked, &t.RevokeReason)
 	if err != nil {
 		return Token{}, err
 	}
+	if t.CreatedByToken != 0 {
+		t.CreatedByTokenHint = Token{Kind: ctKind, LastFour: ctLastFour}.Hint()
+	}
+	t.CreatorLeft = nullUnixTime(creatorLeft)
 	t.Roles = splitRoles(roles)
 	t.CreatedAt = unixTime(created)
 	t.ExpiresAt = nullUnixTime(expires)
@@ -464,6 +492,9 @@ func scanToken(s interface{ Scan(...any) error }) (Token, error) {
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
-func nullTime(t time.Time) sql.NullInt64 {
-	return sql.NullInt64{Int64: t.Unix(), Valid: !t.IsZero()}
+func nullTimePtr(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.Unix(), Valid: true}
 }

@@ -36,8 +36,9 @@ func TestCreateToken(t *testing.T) {
 			NewToken{Kind: KindPersonal, Name: strings.Repeat("é", 100)}, strings.Repeat("é", 100), nil},
 		{"100 three-byte characters", func(o twoOrgs) Member { return o.alice },
 			NewToken{Kind: KindPersonal, Name: strings.Repeat("日", 100)}, strings.Repeat("日", 100), nil},
-		{"100 four-byte characters", func(o twoOrgs) Member { return o.owner },
-			NewToken{Kind: KindSystem, Name: strings.Repeat("🔑", 100), Roles: []Role{RoleViewer}}, strings.Repeat("🔑", 100), []Role{RoleViewer}},
+		// A browser's maxlength counts UTF-16 code units: an emoji is two.
+		{"50 four-byte characters", func(o twoOrgs) Member { return o.owner },
+			NewToken{Kind: KindSystem, Name: strings.Repeat("🔑", 50), Roles: []Role{RoleViewer}}, strings.Repeat("🔑", 50), []Role{RoleViewer}},
 		{"100 characters after trimming", func(o twoOrgs) Member { return o.alice },
 			NewToken{Kind: KindPersonal, Name: "  " + strings.Repeat("n", 100) + "  "}, strings.Repeat("n", 100), nil},
 	}
@@ -107,6 +108,7 @@ func TestCreateTokenRefuses(t *testing.T) {
 		{"blank name", false, NewToken{Kind: KindPersonal, Name: " \t\n "}, EINVALID, "name"},
 		{"101 characters", false, NewToken{Kind: KindPersonal, Name: strings.Repeat("n", 101)}, EINVALID, "name"},
 		{"101 multi-byte characters", false, NewToken{Kind: KindPersonal, Name: strings.Repeat("é", 101)}, EINVALID, "name"},
+		{"51 four-byte characters", false, NewToken{Kind: KindPersonal, Name: strings.Repeat("🔑", 51)}, EINVALID, "name"},
 		{"NUL", false, NewToken{Kind: KindPersonal, Name: "ci\x00"}, EINVALID, "name"},
 		{"newline inside", false, NewToken{Kind: KindPersonal, Name: "ci\ndeploy"}, EINVALID, "name"},
 		{"tab inside", false, NewToken{Kind: KindPersonal, Name: "ci\tdeploy"}, EINVALID, "name"},

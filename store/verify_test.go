@@ -103,7 +103,7 @@ func TestVerifyValid(t *testing.T) {
 	created := o.clock.Now()
 	expires := created.AddDate(0, 0, 30)
 	ownerTok, ownerText := addToken(t, o.db, o.owner, KindPersonal, "owner laptop")
-	aliceTok, aliceText, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "alice ci", ExpiresAt: expires})
+	aliceTok, aliceText, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "alice ci", ExpiresAt: new(expires)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestVerifyMemberRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateToken by dave's personal token: %v", err)
 	}
-	if daveSys.CreatedBy != 0 || daveSys.CreatedByToken != daveTok.ID || daveSys.MemberID != 0 {
+	if daveSys.CreatedBy != dave.ID || daveSys.CreatedByToken != daveTok.ID || daveSys.MemberID != 0 {
 		t.Errorf("system token made by dave's token: %+v", daveSys)
 	}
 
@@ -346,8 +346,13 @@ func TestVerifyMemberRemoved(t *testing.T) {
 			t.Errorf("system token dave made = %+v; want its own roles", p)
 		}
 		verify(t, o.db, ownerSysText)
+		// It still says who made it, and that he has left.
+		got, err := o.db.Token(ctx, o.owner, daveSys.ID)
+		if err != nil || got.CreatedBy != dave.ID || !got.CreatorLeft.Equal(o.clock.Now()) || !got.Active() {
+			t.Errorf("system token dave made = %+v, %v; want active, made by dave, who left at %v", got, err, o.clock.Now())
+		}
 		// dave's Principal, still held by a caller, acts no more.
-		_, _, err := o.db.CreateToken(ctx, daveP, NewToken{Kind: KindSystem, Name: "after", Roles: []Role{RoleVideo}})
+		_, _, err = o.db.CreateToken(ctx, daveP, NewToken{Kind: KindSystem, Name: "after", Roles: []Role{RoleVideo}})
 		if !errors.Is(err, ErrTokenRevoked) {
 			t.Errorf("CreateToken by a removed member's token = %v, want ErrTokenRevoked", err)
 		}
@@ -364,7 +369,7 @@ func TestVerifyExpiry(t *testing.T) {
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	exp := o.clock.Now().Add(7 * 24 * time.Hour)
-	tok, text, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "week", ExpiresAt: exp})
+	tok, text, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "week", ExpiresAt: new(exp)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +377,7 @@ func TestVerifyExpiry(t *testing.T) {
 		t.Fatalf("ExpiresAt = %v, want %v", tok.ExpiresAt, exp)
 	}
 	sysExp := exp.Add(time.Hour)
-	_, sysText, err := o.db.CreateToken(ctx, o.owner, NewToken{Kind: KindSystem, Name: "week", Roles: []Role{RoleViewer}, ExpiresAt: sysExp})
+	_, sysText, err := o.db.CreateToken(ctx, o.owner, NewToken{Kind: KindSystem, Name: "week", Roles: []Role{RoleViewer}, ExpiresAt: new(sysExp)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,12 +418,13 @@ func TestCreateTokenExpiry(t *testing.T) {
 	t.Parallel()
 	o := newTwoOrgs(t)
 	ctx := context.Background()
-	create := func(actor Actor, name string, exp time.Time) (Token, error) {
+	create := func(actor Actor, name string, exp *time.Time) (Token, error) {
 		tok, _, err := o.db.CreateToken(ctx, actor, NewToken{Kind: KindPersonal, Name: name, ExpiresAt: exp})
 		return tok, err
 	}
 	now := o.clock.Now()
 	day := 24 * time.Hour
+	countBefore := countRows(t, o.db, "tokens")
 
 	for _, tt := range []struct {
 		name string
@@ -427,18 +433,31 @@ func TestCreateTokenExpiry(t *testing.T) {
 		{"in the past", now.Add(-day)},
 		{"a second ago", now.Add(-time.Second)},
 		{"now", now},
+		// The zero time is a time long past, never "no expiry".
+		{"the zero time", time.Time{}},
+		{"year 1 in another zone", time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600))},
+		// One upper bound, whatever way the expiry is given.
+		{"a second past the latest expiry", LatestExpiry(now).Add(time.Second)},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -3600))},
+		{"year 292277026596", time.Unix(1<<62, 0)},
 	} {
-		_, err := create(o.alice, tt.name, tt.exp)
+		_, err := create(o.alice, tt.name, new(tt.exp))
 		wantError(t, err, EINVALID, "expires")
 	}
-	if tok, err := create(o.alice, "in a second", now.Add(time.Second)); err != nil || !tok.ExpiresAt.Equal(now.Add(time.Second)) {
+	if tok, err := create(o.alice, "the latest expiry", new(LatestExpiry(now))); err != nil || !tok.ExpiresAt.Equal(now.AddDate(0, 0, MaxTokenLifetimeDays)) {
+		t.Errorf("expiry %d days ahead: %+v, %v", MaxTokenLifetimeDays, tok, err)
+	}
+	if n := countRows(t, o.db, "tokens"); n != 1+countBefore {
+		t.Errorf("tokens = %d after refused expiries, want %d", n, 1+countBefore)
+	}
+	if tok, err := create(o.alice, "in a second", new(now.Add(time.Second))); err != nil || !tok.ExpiresAt.Equal(now.Add(time.Second)) {
 		t.Errorf("expiry a second ahead: %+v, %v", tok, err)
 	}
 	// Expiry is kept in whole seconds, so half a second ahead is now: a
 	// token that would be born expired is refused, not made.
-	_, err := create(o.alice, "half a second", now.Add(500*time.Millisecond))
+	_, err := create(o.alice, "half a second", new(now.Add(500*time.Millisecond)))
 	wantError(t, err, EINVALID, "expires")
-	tok, text, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "a second and a half", ExpiresAt: now.Add(1500 * time.Millisecond)})
+	tok, text, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "a second and a half", ExpiresAt: new(now.Add(1500 * time.Millisecond))})
 	if err != nil || !tok.ExpiresAt.Equal(now.Add(time.Second)) {
 		t.Errorf("expiry 1.5 s ahead: %+v, %v; want made, expiring in a second", tok, err)
 	} else {
@@ -454,28 +473,28 @@ func TestCreateTokenExpiry(t *testing.T) {
 	if p := verify(t, o.db, beforeText); !p.ExpiresAt.IsZero() {
 		t.Errorf("token made before the maximum now expires %v", p.ExpiresAt)
 	}
-	_, err = create(o.alice, "never", time.Time{})
+	_, err = create(o.alice, "never", nil)
 	wantError(t, err, EINVALID, "expires")
-	_, err = create(o.alice, "31 days", now.Add(31*day))
+	_, err = create(o.alice, "31 days", new(now.Add(31*day)))
 	wantError(t, err, EINVALID, "expires")
-	_, err = create(o.alice, "30 days and a second", now.Add(30*day+time.Second))
+	_, err = create(o.alice, "30 days and a second", new(now.Add(30*day+time.Second)))
 	wantError(t, err, EINVALID, "expires")
 	_, _, err = o.db.CreateToken(ctx, o.owner, NewToken{Kind: KindSystem, Name: "never", Roles: []Role{RoleVideo}})
 	wantError(t, err, EINVALID, "expires")
-	if _, err := create(o.alice, "30 days", now.Add(30*day)); err != nil {
+	if _, err := create(o.alice, "30 days", new(now.Add(30*day))); err != nil {
 		t.Errorf("30 days under a 30-day maximum: %v", err)
 	}
-	if _, _, err := o.db.CreateToken(ctx, o.owner, NewToken{Kind: KindSystem, Name: "7 days", Roles: []Role{RoleVideo}, ExpiresAt: now.Add(7 * day)}); err != nil {
+	if _, _, err := o.db.CreateToken(ctx, o.owner, NewToken{Kind: KindSystem, Name: "7 days", Roles: []Role{RoleVideo}, ExpiresAt: new(now.Add(7 * day))}); err != nil {
 		t.Errorf("system token for 7 days under a 30-day maximum: %v", err)
 	}
 	// The other organization has no maximum.
-	if _, err := create(o.carol, "never", time.Time{}); err != nil {
+	if _, err := create(o.carol, "never", nil); err != nil {
 		t.Errorf("other org, no expiry: %v", err)
 	}
 
 	// Only the owner (on the API, a token acting as admin) sets it.
 	dave := addMember(t, o.db, "Acme", "dave@acme.test", RoleAdmin)
-	_, aliceText, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "api", ExpiresAt: now.Add(day)})
+	_, aliceText, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: "api", ExpiresAt: new(now.Add(day))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,10 +526,10 @@ func TestCreateTokenExpiry(t *testing.T) {
 	if org, err := o.db.SetMaxTokenLifetime(ctx, o.owner, 0); err != nil || org.MaxTokenDays != 0 {
 		t.Fatalf("SetMaxTokenLifetime(0) = %+v, %v", org, err)
 	}
-	if tok, err := create(o.alice, "never again", time.Time{}); err != nil || !tok.ExpiresAt.IsZero() {
+	if tok, err := create(o.alice, "never again", nil); err != nil || !tok.ExpiresAt.IsZero() {
 		t.Errorf("no expiry after lifting the maximum: %+v, %v", tok, err)
 	}
-	if tok, err := create(o.alice, "a year", now.Add(365*day)); err != nil {
+	if tok, err := create(o.alice, "a year", new(now.Add(365*day))); err != nil {
 		t.Errorf("a year after lifting the maximum: %+v, %v", tok, err)
 	}
 
@@ -789,7 +808,7 @@ func TestPrincipalActor(t *testing.T) {
 			if err != nil {
 				t.Fatalf("roles %q: %v", roles, err)
 			}
-			if tok.CreatedBy != 0 || tok.CreatedByToken != adminSys.TokenID || tok.CreatedByName != "token automation" || tok.OrgID != o.owner.OrgID {
+			if tok.CreatedBy != 0 || tok.CreatedByToken != adminSys.TokenID || tok.CreatedByName != "" || tok.CreatedByTokenName != "automation" || tok.OrgID != o.owner.OrgID {
 				t.Errorf("made %+v; want created by token %d of org %d", tok, adminSys.TokenID, o.owner.OrgID)
 			}
 			if p := verify(t, o.db, text); !slices.Equal(p.Roles, sortRoles(slices.Clone(roles))) {
@@ -824,7 +843,7 @@ func TestPrincipalActor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tok.MemberID != o.alice.ID || tok.CreatedByToken != alice.TokenID || tok.CreatedBy != 0 {
+		if tok.MemberID != o.alice.ID || tok.CreatedByToken != alice.TokenID || tok.CreatedBy != o.alice.ID {
 			t.Errorf("made %+v; want alice's, created by token %d", tok, alice.TokenID)
 		}
 		if p := verify(t, o.db, text); p.MemberID != o.alice.ID || !slices.Equal(p.Roles, []Role{RoleVideo}) {
@@ -939,19 +958,19 @@ func TestListTokensState(t *testing.T) {
 	o := newTwoOrgs(t)
 	ctx := context.Background()
 	start := o.clock.Now()
-	mk := func(name string, exp time.Time) Token {
+	mk := func(name string, exp *time.Time) Token {
 		tok, _, err := o.db.CreateToken(ctx, o.alice, NewToken{Kind: KindPersonal, Name: name, ExpiresAt: exp})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
-	mk("never", time.Time{})
-	mk("later", start.Add(48*time.Hour))
-	mk("soon", start.Add(time.Hour))
-	mk("at the hour", start.Add(2*time.Hour))
-	r1 := mk("revoked", time.Time{})
-	r2 := mk("revoked and expired", start.Add(time.Hour))
+	mk("never", nil)
+	mk("later", new(start.Add(48*time.Hour)))
+	mk("soon", new(start.Add(time.Hour)))
+	mk("at the hour", new(start.Add(2*time.Hour)))
+	r1 := mk("revoked", nil)
+	r2 := mk("revoked and expired", new(start.Add(time.Hour)))
 	revoke(t, o.db, o.alice, r1.ID)
 	revoke(t, o.db, o.alice, r2.ID)
 	o.clock.Advance(2 * time.Hour) // "at the hour" expires exactly now

@@ -35,8 +35,13 @@ type TokenRow struct {
 	Member string
 	// CreatedFull is the exact time, for a tooltip.
 	CreatedFull string
-	// CreatedBy is who made a system token.
+	// CreatedBy is who made a system token: a member, and the token they
+	// used on the API ("Ana (via token “ci”)"), or a system token.
 	CreatedBy string
+	// CreatorLeft is the date the member who made it left the organization;
+	// empty while they are in it.
+	CreatorLeft    string
+	CreatorLeftISO string
 	// Roles are a system token's roles, as people read them.
 	Roles []string
 	// Expires is "Never" or a date; Expired marks a token past it.

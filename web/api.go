@@ -1,14 +1,16 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"tokend/store"
@@ -51,9 +53,24 @@ func bearerToken(h string) (string, bool) {
 	return strings.TrimSpace(h[len(prefix):]), true
 }
 
+// errTwoAuthorizations refuses a request that carries more than one
+// Authorization header: which of them counts would depend on the order a
+// proxy kept them in (RFC 6750 §3.1: more than one way of sending a token
+// is invalid_request).
+var errTwoAuthorizations = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "Authorization",
+	Message: "Send one Authorization header, not several."}
+
 // authenticate checks the request's bearer token.
 func (s *Server) authenticate(c echo.Context) (store.Principal, error) {
-	text, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+	h := c.Request().Header[echo.HeaderAuthorization]
+	if len(h) > 1 {
+		return store.Principal{}, errTwoAuthorizations
+	}
+	var text string
+	ok := len(h) == 1
+	if ok {
+		text, ok = bearerToken(h[0])
+	}
 	if !ok {
 		return store.Principal{}, errNoToken
 	}
@@ -171,16 +188,23 @@ func (s *Server) apiWhoAmI(c echo.Context) error {
 
 // apiToken is a token as the API lists it: never its secret.
 type apiToken struct {
-	ID           int64      `json:"id"`
-	Kind         string     `json:"kind"`
-	Name         string     `json:"name"`
-	Hint         string     `json:"hint"`
-	LastFour     string     `json:"last_four"`
-	State        string     `json:"state"`
-	Roles        []string   `json:"roles,omitempty"`
-	Member       *apiMember `json:"member,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	CreatedBy    string     `json:"created_by"`
+	ID        int64      `json:"id"`
+	Kind      string     `json:"kind"`
+	Name      string     `json:"name"`
+	Hint      string     `json:"hint"`
+	LastFour  string     `json:"last_four"`
+	State     string     `json:"state"`
+	Roles     []string   `json:"roles,omitempty"`
+	Member    *apiMember `json:"member,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	// CreatedBy is the name of the member who made it, or "system token
+	// NAME": a string, as it always was; the two below say it exactly.
+	CreatedBy       string           `json:"created_by"`
+	CreatedByMember *apiCreator      `json:"created_by_member,omitempty"`
+	CreatedByToken  *apiCreatorToken `json:"created_by_token,omitempty"`
+	// CreatorLeft: the member who made it has left the organization. A
+	// system token they made still works; someone should look at it.
+	CreatorLeft  bool       `json:"creator_left"`
 	ExpiresAt    *time.Time `json:"expires_at"`
 	LastUsedAt   *time.Time `json:"last_used_at"`
 	LastUsedIP   string     `json:"last_used_ip,omitempty"`
@@ -188,16 +212,42 @@ type apiToken struct {
 	RevokeReason string     `json:"revoke_reason,omitempty"`
 }
 
+// apiCreator is the member who made a token: on the page, or through one of
+// their personal tokens.
+type apiCreator struct {
+	apiMember
+	LeftAt *time.Time `json:"left_at,omitempty"`
+}
+
+// apiCreatorToken is the token that made a token on the API.
+type apiCreatorToken struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Hint string `json:"hint"`
+}
+
 func toAPIToken(t store.Token, now time.Time) apiToken {
 	out := apiToken{
 		ID: t.ID, Kind: string(t.Kind), Name: t.Name, Hint: t.Hint(), LastFour: t.LastFour,
 		State: t.State(now), Roles: roleKeys(t.Roles),
-		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedByName,
+		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedByName, CreatorLeft: !t.CreatorLeft.IsZero(),
 		ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt), LastUsedIP: t.LastUsedIP,
 		RevokedAt: optTime(t.RevokedAt), RevokeReason: t.RevokeReason,
 	}
 	if t.Kind == store.KindPersonal {
 		out.Member = &apiMember{ID: t.MemberID, Email: t.MemberEmail, Name: t.MemberName}
+	}
+	if t.CreatedBy != 0 {
+		out.CreatedByMember = &apiCreator{
+			apiMember: apiMember{ID: t.CreatedBy, Email: t.CreatedByEmail, Name: t.CreatedByName},
+			LeftAt:    optTime(t.CreatorLeft),
+		}
+	}
+	if t.CreatedByToken != 0 {
+		out.CreatedByToken = &apiCreatorToken{ID: t.CreatedByToken, Name: t.CreatedByTokenName, Hint: t.CreatedByTokenHint}
+		if t.CreatedBy == 0 {
+			out.CreatedBy = "system token " + t.CreatedByTokenName
+		}
 	}
 	return out
 }
@@ -302,6 +352,8 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	}
 	// Whole seconds, as the store counts: a lifetime of exactly the
 	// organization's maximum must not exceed it by a fraction of a second.
+	// No expiry is said by leaving both fields out or null, never by a
+	// value: a zero date is a date long past.
 	now := s.db.Now().UTC().Truncate(time.Second)
 	switch {
 	case in.ExpiresInDays != nil && in.ExpiresAt != nil:
@@ -310,11 +362,13 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 		if *in.ExpiresInDays < 1 || *in.ExpiresInDays > store.MaxTokenLifetimeDays {
 			return invalidRequest("expires_in_days", "expires_in_days must be from 1 to "+strconv.Itoa(store.MaxTokenLifetimeDays)+".")
 		}
-		nt.ExpiresAt = now.AddDate(0, 0, *in.ExpiresInDays)
+		nt.ExpiresAt = new(now.AddDate(0, 0, *in.ExpiresInDays))
 	case in.ExpiresAt != nil:
-		if nt.ExpiresAt, err = parseExpiry(*in.ExpiresAt); err != nil {
+		exp, err := parseExpiry(*in.ExpiresAt)
+		if err != nil {
 			return invalidRequest("expires_at", "expires_at must be a date (2006-01-02) or a time (RFC 3339).")
 		}
+		nt.ExpiresAt = &exp
 	}
 	if nt.Kind == store.KindSystem && !p.Has(store.RoleAdmin) {
 		return errInsufficientRole(store.RoleAdmin)
@@ -381,18 +435,9 @@ type introspection struct {
 // sees tokens of its own organization as active.
 func (s *Server) apiIntrospect(c echo.Context) error {
 	caller := principalOf(c)
-	text := c.FormValue("token")
-	if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
-		var in struct {
-			Token string `json:"token"`
-		}
-		if err := decodeJSON(c, &in); err != nil {
-			return err
-		}
-		text = in.Token
-	}
-	if text == "" {
-		return invalidRequest("token", "token is required.")
+	text, err := introspectedToken(c)
+	if err != nil {
+		return err
 	}
 	// Looking at a token is no use of it; a refused one counts against the
 	// caller like any failed check, so introspection is no faster oracle.
@@ -415,6 +460,52 @@ func (s *Server) apiIntrospect(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// introspectedToken reads the token to introspect from the request body
+// only, form-encoded as RFC 7662 §2.1 has it or as JSON. A token in the URL
+// is refused: proxies and browsers log URLs.
+func introspectedToken(c echo.Context) (string, error) {
+	r := c.Request()
+	if r.URL.Query().Has("token") {
+		return "", invalidRequest("token", "Send the token in the request body (RFC 7662), never in the URL.")
+	}
+	mt, err := mediaType(c)
+	if err != nil {
+		return "", err
+	}
+	var tokens []string
+	switch mt {
+	case echo.MIMEApplicationForm, "": // no body at all reads as an empty form
+		if err := r.ParseForm(); err != nil {
+			var he *echo.HTTPError // the body limit's
+			if errors.As(err, &he) {
+				return "", he
+			}
+			return "", invalidRequest("", "The body is not a form this request takes.")
+		}
+		tokens = r.PostForm["token"]
+	case echo.MIMEApplicationJSON:
+		var in struct {
+			Token         *string `json:"token"`
+			TokenTypeHint string  `json:"token_type_hint"` // RFC 7662 §2.1; every token here is a bearer token
+		}
+		if err := decodeJSON(c, &in); err != nil {
+			return "", err
+		}
+		if in.Token != nil {
+			tokens = []string{*in.Token}
+		}
+	default:
+		return "", errUnsupportedMediaType("application/x-www-form-urlencoded or application/json")
+	}
+	switch {
+	case len(tokens) > 1:
+		return "", invalidRequest("token", "Send one token, not several.")
+	case len(tokens) == 0 || tokens[0] == "":
+		return "", invalidRequest("token", "token is required.")
+	}
+	return tokens[0], nil
+}
+
 // subject is who a token acts for: its member, or for a system token the
 // organization it belongs to.
 func subject(p store.Principal) string {
@@ -432,11 +523,16 @@ func (s *Server) verify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r := c.QueryParam("role"); r != "" {
+	// Every role asked for is required: a proxy configured with
+	// ?role=video&role=admin lets through only a token that has both.
+	roles := c.QueryParams()["role"]
+	for _, r := range roles {
 		// owner is a member's, never a token's: asking for it is a mistake.
 		if !store.Role(r).Assignable() {
-			return invalidRequest("role", "role must be one of admin, video, viewer, billing, support.")
+			return invalidRequest("role", "Each role must be one of admin, video, viewer, billing, support.")
 		}
+	}
+	for _, r := range roles {
 		if !p.Has(store.Role(r)) {
 			return errInsufficientRole(store.Role(r))
 		}
@@ -450,22 +546,88 @@ func (s *Server) verify(c echo.Context) error {
 	return c.NoContent(http.StatusOK)
 }
 
-// decodeJSON reads a JSON body, refusing unknown fields and trailing data.
+// mediaType is the request's media type, lower case and without parameters
+// (RFC 9110 §8.3.1: type and subtype are case-insensitive). A request with
+// more than one Content-Type, or one that does not parse, is refused.
+func mediaType(c echo.Context) (string, error) {
+	h := c.Request().Header[echo.HeaderContentType]
+	switch len(h) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", invalidRequest("Content-Type", "Send one Content-Type header, not several.")
+	}
+	mt, params, err := mime.ParseMediaType(h[0])
+	if err != nil {
+		return "", invalidRequest("Content-Type", "The Content-Type header is not a media type.")
+	}
+	// JSON is UTF-8 (RFC 8259 §8.1), and so are forms here.
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return "", errUnsupportedMediaType("UTF-8 text")
+	}
+	return mt, nil
+}
+
+func errUnsupportedMediaType(want string) *apiError {
+	return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Field: "Content-Type",
+		Message: "Send the body as " + want + "."}
+}
+
+// decodeJSON reads a JSON body into v. It refuses what a lenient reader
+// would guess at: a duplicate member name, a member v does not have, a value
+// of the wrong type, invalid UTF-8, and anything after the value. An error
+// about one member names it as the field.
 func decodeJSON(c echo.Context, v any) error {
-	if !strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEApplicationJSON) {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "invalid_request", Message: "Send the body as application/json."}
+	if mt, err := mediaType(c); err != nil {
+		return err
+	} else if mt != echo.MIMEApplicationJSON {
+		return errUnsupportedMediaType("application/json")
 	}
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var he *echo.HTTPError // the body limit's
-		if errors.As(err, &he) {
-			return he
-		}
-		return invalidRequest("", "The body is not the JSON this request takes: "+err.Error())
+	err := json.UnmarshalRead(c.Request().Body, v, json.RejectUnknownMembers(true))
+	if err == nil {
+		return nil
 	}
-	if dec.More() {
-		return invalidRequest("", "The body has more than one JSON value.")
+	var he *echo.HTTPError // the body limit's
+	if errors.As(err, &he) {
+		return he
 	}
-	return nil
+	var field string
+	var se *json.SemanticError
+	var sy *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &se):
+		field = topMember(se.JSONPointer)
+	case errors.As(err, &sy):
+		field = topMember(sy.JSONPointer)
+	}
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return invalidRequest(field, "The body names "+field+" more than once.")
+	case se != nil && se.JSONKind != 0 && field != "":
+		return invalidRequest(field, field+" is not of the type this request takes: "+describeJSONError(err))
+	case errors.Is(err, json.ErrUnknownName):
+		return invalidRequest(field, field+" is not a field this request takes.")
+	}
+	return invalidRequest(field, "The body is not the JSON this request takes: "+describeJSONError(err))
+}
+
+// topMember is the top-level member a JSON pointer is in: "roles" for
+// "/roles/1".
+func topMember(p jsontext.Pointer) string {
+	for tok := range p.Tokens() {
+		return tok
+	}
+	return ""
+}
+
+// describeJSONError is a JSON error without the package's prefix, and
+// without any key it quotes from the body: the answer may be logged by a
+// proxy on its way back.
+func describeJSONError(err error) string {
+	msg := redactTokens(err.Error())
+	if i := strings.Index(msg, "json: "); i >= 0 {
+		msg = msg[i+len("json: "):]
+	}
+	return msg
 }

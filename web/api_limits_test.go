@@ -58,7 +58,7 @@ func TestVerifyRoleMustBeAssignable(t *testing.T) {
 func TestTokenCannotOutliveItsMaker(t *testing.T) {
 	app := newTestApp(t)
 	maker, makerKey, err := app.db.CreateToken(context.Background(), app.owner, store.NewToken{
-		Kind: store.KindPersonal, Name: "seven days", ExpiresAt: app.now.AddDate(0, 0, 7),
+		Kind: store.KindPersonal, Name: "seven days", ExpiresAt: new(app.now.AddDate(0, 0, 7)),
 	})
 	if err != nil {
 		t.Fatal(err)

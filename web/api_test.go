@@ -50,7 +50,7 @@ func keyOf(k store.TokenText) string { return string(k) }
 // createExpiring makes a token in the store that expires at exp.
 func (a *testApp) createExpiring(t *testing.T, by store.Member, kind store.TokenKind, name string, exp time.Time, roles ...store.Role) (store.Token, store.TokenText) {
 	t.Helper()
-	tok, key, err := a.db.CreateToken(context.Background(), by, store.NewToken{Kind: kind, Name: name, Roles: roles, ExpiresAt: exp})
+	tok, key, err := a.db.CreateToken(context.Background(), by, store.NewToken{Kind: kind, Name: name, Roles: roles, ExpiresAt: new(exp)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,6 +283,19 @@ type wireToken struct {
 	LastUsedIP   string      `json:"last_used_ip"`
 	RevokedAt    *time.Time  `json:"revoked_at"`
 	RevokeReason string      `json:"revoke_reason"`
+
+	// Who made it, exactly: the member behind it and the token it came
+	// through on the API.
+	CreatedByMember *struct {
+		wireMember
+		LeftAt *time.Time `json:"left_at"`
+	} `json:"created_by_member"`
+	CreatedByToken *struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+		Hint string `json:"hint"`
+	} `json:"created_by_token"`
+	CreatorLeft bool `json:"creator_left"`
 }
 
 type wirePage struct {
@@ -691,8 +704,8 @@ func TestAPICreateToken(t *testing.T) {
 		if tok.LastFour != c.Key[len(c.Key)-4:] || tok.Hint != "tkp_…"+tok.LastFour || tok.ExpiresAt != nil || len(tok.Roles) != 0 {
 			t.Errorf("created %+v", tok)
 		}
-		if tok.CreatedBy != "token max-ci" {
-			t.Errorf("created_by %q, want the token that made it", tok.CreatedBy)
+		if tok.CreatedBy != "Max Member" || tok.CreatedByToken == nil || tok.CreatedByToken.Name != "max-ci" {
+			t.Errorf("created_by %q, by token %+v; want the member behind max-ci", tok.CreatedBy, tok.CreatedByToken)
 		}
 		var p wirePrincipal
 		app.apiGet(t, "/api/v1/token", c.Key).ok(t, http.StatusOK, &p)
@@ -761,10 +774,10 @@ func TestAPICreateToken(t *testing.T) {
 			{"system token with owner", ownerKey, map[string]any{"kind": "system", "name": "x", "roles": []string{"owner"}}, 400, "invalid_request", "roles"},
 			{"unknown role", ownerKey, map[string]any{"kind": "system", "name": "x", "roles": []string{"root"}}, 400, "invalid_request", "roles"},
 			{"personal token with roles", maxKey, map[string]any{"name": "x", "roles": []string{"video"}}, 400, "invalid_request", "roles"},
-			{"unknown JSON field", maxKey, map[string]any{"name": "x", "scope": "all"}, 400, "invalid_request", ""},
-			{"broken JSON", maxKey, `{"name":`, 400, "invalid_request", ""},
+			{"unknown JSON field", maxKey, map[string]any{"name": "x", "scope": "all"}, 400, "invalid_request", "scope"},
+			{"broken JSON", maxKey, `{"name":`, 400, "invalid_request", "name"},
 			{"two JSON values", maxKey, `{"name":"x"} {"name":"y"}`, 400, "invalid_request", ""},
-			{"wrong JSON type", maxKey, `{"name":42}`, 400, "invalid_request", ""},
+			{"wrong JSON type", maxKey, `{"name":42}`, 400, "invalid_request", "name"},
 			{"both expiries", maxKey, map[string]any{"name": "x", "expires_in_days": 7, "expires_at": "2027-01-31"}, 400, "invalid_request", "expires_at"},
 			{"zero days", maxKey, map[string]any{"name": "x", "expires_in_days": 0}, 400, "invalid_request", "expires_in_days"},
 			{"too many days", maxKey, map[string]any{"name": "x", "expires_in_days": 3651}, 400, "invalid_request", "expires_in_days"},
@@ -787,7 +800,7 @@ func TestAPICreateToken(t *testing.T) {
 	t.Run("the body must be JSON", func(t *testing.T) {
 		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
 			r := app.apiCall(t, http.MethodPost, "/api/v1/tokens", keyOf(maxKey), ct, `name=x`)
-			r.refusal(t, http.StatusUnsupportedMediaType, "invalid_request")
+			r.refusal(t, http.StatusUnsupportedMediaType, "unsupported_media_type")
 		}
 	})
 }

@@ -100,8 +100,10 @@ func TestAddNewFormsOfferExpiration(t *testing.T) {
 			if date.AttrOr("type", "") != "date" || date.AttrOr("name", "") != "expires_on" {
 				t.Errorf("custom date input: type %q name %q", date.AttrOr("type", ""), date.AttrOr("name", ""))
 			}
-			if date.AttrOr("min", "") != "2026-11-27" || date.AttrOr("max", "") != "" {
-				t.Errorf("custom date bounds [%q, %q], want from tomorrow, no end", date.AttrOr("min", ""), date.AttrOr("max", ""))
+			// Without an organization maximum, the one upper bound of every
+			// expiry: store.MaxTokenLifetimeDays from today.
+			if date.AttrOr("min", "") != "2026-11-27" || date.AttrOr("max", "") != "2036-11-23" {
+				t.Errorf("custom date bounds [%q, %q], want from tomorrow to 3650 days ahead", date.AttrOr("min", ""), date.AttrOr("max", ""))
 			}
 			if r.text(`[data-testid=error-expires]`) != "" {
 				t.Errorf("an error before anything was posted: %q", r.text(`[data-testid=error-expires]`))
@@ -363,7 +365,7 @@ func TestTokenPolicyMaximumLifetime(t *testing.T) {
 	forms(t, []string{"7 days", "Custom date"}, "7", "2026-12-03")
 
 	setMax(t, "0", "New tokens may now have no expiration.")
-	forms(t, []string{"No expiration", "7 days", "30 days", "60 days", "90 days", "Custom date"}, "30", "")
+	forms(t, []string{"No expiration", "7 days", "30 days", "60 days", "90 days", "Custom date"}, "30", "2036-11-23")
 	if got := app.orgMaxDays(t); got != 0 {
 		t.Errorf("stored maximum %d after No maximum", got)
 	}

@@ -124,6 +124,18 @@ const (
 	dateTimeLayout = "Jan 2, 2006 15:04 MST"
 )
 
+// createdBy says who made a token: the member, and the token they made it
+// through on the API; or the system token that made it.
+func createdBy(t store.Token) string {
+	switch {
+	case t.CreatedByToken == 0:
+		return t.CreatedByName
+	case t.CreatedBy == 0:
+		return "system token “" + t.CreatedByTokenName + "”"
+	}
+	return t.CreatedByName + " (via token “" + t.CreatedByTokenName + "”)"
+}
+
 func tokenRow(t store.Token, viewer store.Member, now time.Time) views.TokenRow {
 	r := views.TokenRow{
 		ID:          t.ID,
@@ -132,7 +144,7 @@ func tokenRow(t store.Token, viewer store.Member, now time.Time) views.TokenRow 
 		Created:     t.CreatedAt.Format(dateLayout),
 		CreatedISO:  t.CreatedAt.Format(time.RFC3339),
 		CreatedFull: t.CreatedAt.Format(dateTimeLayout),
-		CreatedBy:   t.CreatedByName,
+		CreatedBy:   createdBy(t),
 		Roles:       store.RoleTitles(t.Roles),
 		Expires:     "Never",
 		Expired:     t.State(now) == store.StateExpired,
@@ -147,6 +159,9 @@ func tokenRow(t store.Token, viewer store.Member, now time.Time) views.TokenRow 
 	}
 	if !t.ExpiresAt.IsZero() {
 		r.Expires, r.ExpiresISO = t.ExpiresAt.Format(dateLayout), t.ExpiresAt.Format(time.RFC3339)
+	}
+	if !t.CreatorLeft.IsZero() {
+		r.CreatorLeft, r.CreatorLeftISO = t.CreatorLeft.Format(dateLayout), t.CreatorLeft.Format(time.RFC3339)
 	}
 	switch {
 	case t.RevokeReason == store.ReasonMemberLeft:
@@ -240,6 +255,7 @@ func (s *Server) renderTokenForm(c echo.Context, status int, kind store.TokenKin
 		Expiration: expiryOptions(org.MaxTokenDays, in.expires), ExpiresOn: in.expiresOn,
 		Today: now.AddDate(0, 0, 1).Format(time.DateOnly), Errors: errs,
 	}
+	f.MaxDate = store.LatestExpiry(now).Format(time.DateOnly)
 	if org.MaxTokenDays > 0 {
 		limit := now.AddDate(0, 0, org.MaxTokenDays)
 		f.MaxDate = limit.Format(time.DateOnly)
@@ -325,25 +341,27 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 	}))
 }
 
-// formExpiry turns the Expiration choice into a time: zero for none, a
-// number of days from now, or the start (UTC) of the custom date. A post
-// without the choice, as from a script, asks for none, as the API does.
-func formExpiry(in tokenForm, now time.Time) (time.Time, error) {
+// formExpiry turns the Expiration choice into a time: nil for "No
+// expiration", a number of days from now, or the start (UTC) of the custom
+// date, which then obeys the store's one rule (store.CheckExpiry) like any
+// other. A post without the choice, as from a script, asks for none, as the
+// API does.
+func formExpiry(in tokenForm, now time.Time) (*time.Time, error) {
 	switch in.expires {
 	case expiresNever, "":
-		return time.Time{}, nil
+		return nil, nil
 	case expiresCustom:
 		d, err := time.Parse(time.DateOnly, strings.TrimSpace(in.expiresOn))
 		if err != nil {
-			return time.Time{}, &store.Error{Code: store.EINVALID, Field: "expires", Message: "Enter the custom date as a date, such as 2027-01-31."}
+			return nil, &store.Error{Code: store.EINVALID, Field: "expires", Message: "Enter the custom date as a date, such as 2027-01-31."}
 		}
-		return d, nil
+		return &d, store.CheckExpiry(&d, now)
 	}
 	days, err := strconv.Atoi(in.expires)
 	if err != nil || !slices.Contains(expiryPresets, days) {
-		return time.Time{}, &store.Error{Code: store.EINVALID, Field: "expires", Message: "Choose when the token expires."}
+		return nil, &store.Error{Code: store.EINVALID, Field: "expires", Message: "Choose when the token expires."}
 	}
-	return now.AddDate(0, 0, days), nil
+	return new(now.AddDate(0, 0, days)), nil
 }
 
 // saveTokenSettings sets the organization's maximum token lifetime.
