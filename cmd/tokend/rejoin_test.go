@@ -98,3 +98,38 @@ func TestUserRejoin(t *testing.T) {
 		t.Errorf("a refused user add changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// Names given on the command line follow the page's rules: an organization
+// named in another case or spelling is the same organization, and a name
+// that shows nothing is refused before anything is written.
+func TestUserAddNames(t *testing.T) {
+	ctx := context.Background()
+	path := tempDBPath(t)
+	db := openDB(t, path)
+	addMember(t, db, "Café Streaming", "ana@cafe.test", "Ana Owner", store.RoleOwner)
+	vars := map[string]string{"TOKEND_PASSWORD": testPassword}
+	r := runTokend(t, vars, "", "user", "add", "--db", path, "--org", "CAFE\u0301 STREAMING", "--email", "bo@cafe.test", "--name", "Bo", "--role", "video")
+	if r.err != nil || r.stdout != "added Bo <bo@cafe.test> to Café Streaming as Video User\n" {
+		t.Errorf("user add to CAFÉ STREAMING: %q, %v; want Bo added to Café Streaming", r.stdout, r.err)
+	}
+	for _, tt := range []struct{ flag, value string }{
+		{"--name", "\u200b"},
+		{"--name", "Bo\u202e"},
+		{"--org", "\u3164"},
+		{"--org", "Acme\u200b"},
+	} {
+		args := []string{"user", "add", "--db", path, "--org", "Other", "--email", "cy@cafe.test", "--name", "Cy", "--role", "viewer"}
+		for i := range args {
+			if args[i] == tt.flag {
+				args[i+1] = tt.value
+			}
+		}
+		if r := runTokend(t, vars, "", args...); r.err == nil {
+			t.Errorf("user add %s %q: accepted", tt.flag, tt.value)
+		}
+	}
+	ms, err := db.Members(ctx, "")
+	if err != nil || len(ms) != 2 {
+		t.Errorf("members = %d, %v; want Ana and Bo only", len(ms), err)
+	}
+}
