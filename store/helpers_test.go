@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,7 +143,8 @@ func openRawAt(t *testing.T, path, upTo string) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	fsys := (&sqliteBackend{}).migrations()
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,17 +153,18 @@ func openRawAt(t *testing.T, path, upTo string) *sql.DB {
 		t.Fatal(err)
 	}
 	for _, name := range names {
-		if strings.TrimPrefix(name, "migrations/")[:len(upTo)] > upTo {
+		if name[:len(upTo)] > upTo {
 			break
 		}
-		src, err := fs.ReadFile(migrations, name)
+		src, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := raw.Exec(string(src)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if _, err := raw.Exec(`INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
+		// Recorded as releases before PostgreSQL named them.
+		if _, err := raw.Exec(`INSERT INTO migrations (name) VALUES (?)`, "migrations/"+name); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -73,7 +73,7 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 		return Member{}, err
 	}
 
-	tx, err := d.w.BeginTx(ctx, nil)
+	tx, err := d.begin(ctx)
 	if err != nil {
 		return Member{}, err
 	}
@@ -82,26 +82,22 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 	now := d.now()
 	orgID, err := findOrCreateOrg(ctx, tx, nm.OrgName, now)
 	if err != nil {
-		return Member{}, err
+		return Member{}, d.conflictOnUnique(err, map[string]error{
+			"orgs_name_key": Errorf(ECONFLICT, "organization %s was just created by someone else; try again", nm.OrgName),
+		})
 	}
 	if err := checkMemberFree(ctx, tx, orgID, nm); err != nil {
 		return Member{}, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at)
+	id, err := tx.insertID(ctx, `INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, orgID, nm.Email, NameKey(nm.Email), nm.Name, string(hash), joinRoles(nm.Roles, " "), now.Unix())
-	if isUniqueViolation(err) {
-		// Someone else took the email or ownership after the check; a
-		// failed statement leaves the transaction open to ask it again.
-		if cerr := checkMemberFree(ctx, tx, orgID, nm); cerr != nil {
-			err = cerr
-		}
-	}
 	if err != nil {
-		return Member{}, err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Member{}, err
+		// Another writer (another instance, on PostgreSQL) took the email
+		// or ownership after the check.
+		return Member{}, d.conflictOnUnique(err, map[string]error{
+			"members_active_email": errEmailTaken(nm.Email),
+			"members_one_owner":    &Error{Code: ECONFLICT, Field: "roles", Message: "organization " + nm.OrgName + " already has an owner"},
+		})
 	}
 	m, err := findMember(ctx, tx, `m.id = ?`, id)
 	if err != nil {
@@ -112,11 +108,11 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 
 // checkMemberFree refuses a second owner for the organization and an email
 // that a member still in any organization has.
-func checkMemberFree(ctx context.Context, tx *sql.Tx, orgID int64, nm NewMember) error {
+func checkMemberFree(ctx context.Context, tx *Tx, orgID int64, nm NewMember) error {
 	if slices.Contains(nm.Roles, RoleOwner) {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT email FROM members
-			WHERE org_id = ? AND left_at IS NULL AND instr(' ' || roles || ' ', ' owner ') > 0`, orgID).Scan(&owner)
+			WHERE org_id = ? AND left_at IS NULL AND (' ' || roles || ' ') LIKE '% owner %'`, orgID).Scan(&owner)
 		if err == nil {
 			return &Error{Code: ECONFLICT, Field: "roles", Message: "organization " + nm.OrgName + " already has an owner (" + owner + ")"}
 		} else if !errors.Is(err, sql.ErrNoRows) {
@@ -127,13 +123,17 @@ func checkMemberFree(ctx context.Context, tx *sql.Tx, orgID int64, nm NewMember)
 	key := NameKey(nm.Email)
 	var taken int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM members
-		WHERE left_at IS NULL AND (email_key = ? OR email_key >= ? || char(31) AND email_key < ? || char(32))`,
-		key, key, key).Scan(&taken); err != nil {
+		WHERE left_at IS NULL AND (email_key = ? OR email_key >= ? AND email_key < ?)`,
+		key, key+"\x1f", key+"\x20").Scan(&taken); err != nil {
 		return err
 	} else if taken > 0 {
-		return &Error{Code: ECONFLICT, Field: "email", Message: "a member with email " + nm.Email + " already exists"}
+		return errEmailTaken(nm.Email)
 	}
 	return nil
+}
+
+func errEmailTaken(email string) error {
+	return &Error{Code: ECONFLICT, Field: "email", Message: "a member with email " + email + " already exists"}
 }
 
 func (nm NewMember) validate() error {
@@ -187,17 +187,13 @@ func firstRune(p string) string {
 	return p[:n]
 }
 
-func findOrCreateOrg(ctx context.Context, tx *sql.Tx, name string, now time.Time) (int64, error) {
+func findOrCreateOrg(ctx context.Context, tx *Tx, name string, now time.Time) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM orgs WHERE name_key = ?`, NameKey(name)).Scan(&id)
 	if !errors.Is(err, sql.ErrNoRows) {
 		return id, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO orgs (name, name_key, created_at) VALUES (?, ?, ?)`, name, NameKey(name), now.Unix())
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	return tx.insertID(ctx, `INSERT INTO orgs (name, name_key, created_at) VALUES (?, ?, ?)`, name, NameKey(name), now.Unix())
 }
 
 const memberColumns = `m.id, m.org_id, o.name, m.email, m.name, m.roles, m.created_at, m.left_at`
@@ -220,10 +216,6 @@ func emailArgs(email string) []any {
 	return []any{key, key, email}
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
 
 func findMember(ctx context.Context, q queryer, where string, args ...any) (Member, error) {
 	row := q.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id WHERE `+where, args...)
@@ -314,7 +306,7 @@ func (d *DB) SetPassword(ctx context.Context, email, password string) (Member, e
 	if err != nil {
 		return Member{}, err
 	}
-	tx, err := d.w.BeginTx(ctx, nil)
+	tx, err := d.begin(ctx)
 	if err != nil {
 		return Member{}, err
 	}
@@ -339,7 +331,7 @@ func (d *DB) SetPassword(ctx context.Context, email, password string) (Member, e
 // their sessions end. System tokens they made keep working. The owner cannot
 // be removed, since the organization would be left without one.
 func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
-	tx, err := d.w.BeginTx(ctx, nil)
+	tx, err := d.begin(ctx)
 	if err != nil {
 		return Member{}, err
 	}

@@ -47,7 +47,7 @@ func (d *DB) SetMaxTokenLifetime(ctx context.Context, actor Actor, days int) (Or
 	if days < 0 || days > MaxTokenLifetimeDays {
 		return Org{}, fieldError("max_token_days", "The maximum lifetime must be between 1 and %d days, or none.", MaxTokenLifetimeDays)
 	}
-	tx, err := d.w.BeginTx(ctx, nil)
+	tx, err := d.begin(ctx)
 	if err != nil {
 		return Org{}, err
 	}

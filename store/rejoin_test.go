@@ -161,25 +161,41 @@ func TestRemoveMemberFindsWhoIsIn(t *testing.T) {
 	}
 }
 
-func TestIsUniqueViolation(t *testing.T) {
+// Every unique index a racing writer can run into is named as the store's
+// conflicts know it, on each backend.
+func TestUniqueViolationNamesTheIndex(t *testing.T) {
 	t.Parallel()
 	o := newTwoOrgs(t)
-	insert := func(email string, left any) error {
-		_, err := o.db.w.Exec(`INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at, left_at)
-			VALUES (?, ?, ?, 'x', 'x', 'video', 0, ?)`, o.alice.OrgID, email, NameKey(email), left)
-		return err
+	ctx := context.Background()
+	tok, _ := addToken(t, o.db, o.alice, KindPersonal, "ci")
+	for _, tt := range []struct {
+		name, index, sql string
+		args           []any
+	}{
+		{"a second active alice", "members_active_email",
+			`INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at) VALUES (?, 'x', ?, 'x', 'x', 'video', 0)`,
+			[]any{o.alice.OrgID, NameKey(o.alice.Email)}},
+		{"a second owner", "members_one_owner",
+			`INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at) VALUES (?, 'x', 'x', 'x', 'x', 'owner', 0)`,
+			[]any{o.alice.OrgID}},
+		{"a second Acme", "orgs_name_key", `INSERT INTO orgs (name, name_key, created_at) VALUES ('ACME', ?, 0)`, []any{NameKey("Acme")}},
+		{"a second active ci", "tokens_active_name",
+			`INSERT INTO tokens (org_id, kind, member_id, created_by, name, name_key, digest, last_four, created_at) VALUES (?, 'personal', ?, ?, 'CI', 'ci', ?, 'xxxx', 0)`,
+			[]any{o.alice.OrgID, o.alice.ID, o.alice.ID, []byte("another digest")}},
+		{"a digest twice", "tokens_digest_key",
+			`INSERT INTO tokens (org_id, kind, member_id, created_by, name, name_key, digest, last_four, created_at) SELECT org_id, kind, member_id, created_by, 'other', 'other', digest, 'xxxx', 0 FROM tokens WHERE id = ?`,
+			[]any{tok.ID}},
+	} {
+		_, err := o.db.w.ExecContext(ctx, tt.sql, tt.args...)
+		if index, ok := o.db.b.uniqueViolation(err); !ok || index != tt.index {
+			t.Errorf("%s: uniqueViolation(%v) = %q, %v; want %q", tt.name, err, index, ok, tt.index)
+		}
 	}
-	if err := insert("ALICE@acme.test", nil); !isUniqueViolation(err) {
-		t.Errorf("a second active alice: %v, want a unique violation", err)
-	}
-	if err := insert("ALICE@acme.test", 1); err != nil {
-		t.Errorf("a second alice who left: %v, want accepted", err)
-	}
-	_, err := o.db.w.Exec(`INSERT INTO members (org_id) VALUES (1)`)
-	if err == nil || isUniqueViolation(err) {
+	_, err := o.db.w.ExecContext(ctx, `INSERT INTO members (org_id) VALUES (?)`, o.alice.OrgID)
+	if _, ok := o.db.b.uniqueViolation(err); err == nil || ok {
 		t.Errorf("a NOT NULL violation: %v, want an error that is not a unique violation", err)
 	}
-	if isUniqueViolation(nil) {
+	if _, ok := o.db.b.uniqueViolation(nil); ok {
 		t.Error("nil is a unique violation")
 	}
 }

@@ -1,53 +1,40 @@
 // Package store keeps tokend's organizations, members, sessions and tokens in
-// SQLite and enforces the rules that hold whoever asks: one owner per
-// organization, unique active token names, secrets kept only as digests.
+// SQLite or PostgreSQL and enforces the rules that hold whoever asks: one
+// owner per organization, unique active token names, secrets kept only as
+// digests. Every query and rule is written once; sqlite.go and postgres.go
+// hold only what differs between the two databases.
 package store
 
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-func init() {
-	// Migrations compute name keys in SQL as the store does in Go.
-	err := sqlite.RegisterDeterministicScalarFunction("tokend_name_key", 1,
-		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			s, _ := args[0].(string)
-			return NameKey(s), nil
-		})
-	if err != nil {
-		panic(err)
-	}
-}
+//go:embed migrations
+var migrationFiles embed.FS
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// DB is an open tokend database.
+// DB is an open tokend database: an embedded SQLite file, or PostgreSQL.
 type DB struct {
-	db *sql.DB // reads
-	// w is the one connection that writes. This process's writers queue for
-	// it in Go and are handed it the moment it is free. Each on a connection
-	// of its own, they would instead wait in SQLite's busy handler, which
-	// polls with sleeps of up to 100 ms and favours no one: with a few dozen
-	// writers at once, one could sleep out the whole busy timeout and fail
-	// with SQLITE_BUSY. The busy timeout still orders writers in other
-	// processes (the CLI, a second server).
-	w    *sql.DB
-	path string
+	// db reads; w writes. On SQLite, w is the one connection that writes:
+	// this process's writers queue for it in Go and are handed it the
+	// moment it is free. Each on a connection of its own, they would
+	// instead wait in SQLite's busy handler, which polls with sleeps of up
+	// to 100 ms and favours no one: with a few dozen writers at once, one
+	// could sleep out the whole busy timeout and fail with SQLITE_BUSY. The
+	// busy timeout still orders writers in other processes (the CLI, a
+	// second server). On PostgreSQL both are the one pool.
+	db, w conn
+	b     backend
 
 	// Now returns the current time; tests replace it to be exact.
 	Now func() time.Time
@@ -58,7 +45,7 @@ type DB struct {
 	// Logger hears of trouble in background work.
 	Logger *slog.Logger
 
-	signal   *changeSignal
+	signal   signal
 	cache    *tokenCache
 	stop     chan struct{}
 	done     chan struct{}
@@ -70,53 +57,59 @@ type DB struct {
 	dummyCost int
 }
 
-// Open opens (creating if needed) the database file at path and applies any
-// migrations it has not seen yet.
-func Open(ctx context.Context, path string) (*DB, error) {
-	// Pragmas live in the DSN so every pooled connection gets them. FULL
-	// synchronous: a create that was acknowledged survives a power cut, and
-	// writes here are rare enough not to care about the cost.
-	q := url.Values{}
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	// Write transactions take the lock up front, so two writers queue on the
-	// busy timeout instead of one failing with SQLITE_BUSY mid-transaction.
-	q.Set("_txlock", "immediate")
-	// In a file: URI, SQLite reads '?' and '#' as the end of the name and
-	// decodes %XX; escaped, a path holding them still names its own file.
-	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	dsn := "file:" + uriPath + "?" + q.Encode()
-	sqldb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+// IsPostgres reports whether dsn names a PostgreSQL database
+// (postgres:// or postgresql://) rather than a SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the database dsn names, a postgres:// or postgresql:// URL or
+// else the path of a SQLite file (created if missing), and applies any
+// migrations it has not seen yet. libpq's PG* environment variables fill in
+// what a PostgreSQL URL leaves out.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if IsPostgres(dsn) {
+		return openPostgres(ctx, dsn)
 	}
-	w, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		sqldb.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	return openSQLite(ctx, dsn)
+}
+
+// newDB is a DB on db and w, not yet started.
+func newDB(b backend, db, w *sql.DB) *DB {
+	return &DB{db: conn{db, b}, w: conn{w, b}, b: b, Now: time.Now, PasswordCost: defaultPasswordCost, Logger: slog.Default()}
+}
+
+// start migrates the database, starts the change signal, fills the cache's
+// view of changes and starts the background work. On error it closes what
+// it opened, the backend included.
+func (d *DB) start(ctx context.Context) error {
+	fail := func(err error) error {
+		d.closeHandles()
+		return err
 	}
-	w.SetMaxOpenConns(1)
-	closeAll := func() { sqldb.Close(); w.Close() }
-	d := &DB{db: sqldb, w: w, path: path, Now: time.Now, PasswordCost: defaultPasswordCost, Logger: slog.Default()}
-	if err := d.migrate(ctx); err != nil {
-		closeAll()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	if err := d.b.migrate(ctx, d); err != nil {
+		return fail(fmt.Errorf("migrate %s: %w", d.b.describe(), err))
 	}
-	if d.signal, err = openSignal(path + "-changes"); err != nil {
-		closeAll()
-		return nil, err
+	var err error
+	if d.signal, err = d.b.openSignal(ctx, d); err != nil {
+		return fail(err)
 	}
 	d.cache = newTokenCache(d)
 	if err := d.cache.refresh(ctx); err != nil {
 		d.signal.close()
-		closeAll()
-		return nil, err
+		return fail(err)
 	}
 	d.stop, d.done = make(chan struct{}), make(chan struct{})
 	go d.background(d.stop, d.done)
-	return d, nil
+	return nil
+}
+
+func (d *DB) closeHandles() error {
+	errs := []error{d.db.Close()}
+	if d.w.DB != d.db.DB {
+		errs = append(errs, d.w.Close())
+	}
+	return errors.Join(append(errs, d.b.close())...)
 }
 
 // Close writes what is pending and closes the database. Closing again does
@@ -126,104 +119,61 @@ func (d *DB) Close() error {
 		close(d.stop)
 		<-d.done
 		err := d.FlushLastUsed(context.Background())
-		d.signal.close()
-		d.closeErr = errors.Join(err, d.db.Close(), d.w.Close())
+		d.closeErr = errors.Join(err, d.signal.close(), d.closeHandles())
 	})
 	return d.closeErr
 }
 
 func (d *DB) logf(format string, args ...any) { d.Logger.Warn(fmt.Sprintf(format, args...)) }
 
-// Path is the file the database lives in.
-func (d *DB) Path() string { return d.path }
+// Backend is "sqlite" or "postgres".
+func (d *DB) Backend() string { return d.b.name() }
+
+// Path is the SQLite file the database lives in, or "" on PostgreSQL.
+func (d *DB) Path() string {
+	if b, ok := d.b.(*sqliteBackend); ok {
+		return b.path
+	}
+	return ""
+}
+
+// String names the database without any password: a file, or a URL.
+func (d *DB) String() string { return d.b.describe() }
 
 func (d *DB) now() time.Time { return d.Now().UTC().Truncate(time.Second) }
 
-// migrate applies each embedded migration not yet recorded, in name order,
-// each in its own transaction.
-func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// pendingMigrations are the names of the backend's migrations not yet in
+// the migrations table, in order; applied reads that table.
+func pendingMigrations(fsys fs.FS, applied func(name string) (bool, error)) ([]string, error) {
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sort.Strings(names)
+	var todo []string
 	for _, name := range names {
-		if err := d.migrateFile(ctx, name); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		ok, err := applied(name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			todo = append(todo, name)
 		}
 	}
-	return nil
+	return todo, nil
 }
 
-// migrateFile applies one migration, unless it is recorded as applied, with
-// foreign keys off: a migration that rebuilds a table others refer to
-// (https://sqlite.org/lang_altertable.html#otheralter) drops it on the way,
-// which foreign keys would refuse. SQLite ignores that pragma inside a
-// transaction, so it is set before BEGIN on the one connection the
-// migration runs on, and set back on it whatever happens; before the commit
-// foreign_key_check shows the migration left every reference whole.
-func (d *DB) migrateFile(ctx context.Context, name string) (err error) {
-	conn, err := d.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
-		return err
-	}
-	defer func() {
-		// Even when ctx is done: the connection goes back to the pool.
-		_, onErr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
-		err = errors.Join(err, onErr)
-	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return err
-	} else if n > 0 {
-		return nil
-	}
-	src, err := fs.ReadFile(migrations, name)
+// applyMigration runs one migration's SQL in tx and records it.
+func applyMigration(ctx context.Context, tx *sql.Tx, fsys fs.FS, name string, record string) error {
+	src, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, string(src)); err != nil {
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	if err := checkForeignKeys(ctx, tx); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// checkForeignKeys fails if any row refers to a row that does not exist.
-func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if rows.Next() {
-		var table, parent string
-		var rowid sql.NullInt64
-		var fk int
-		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
-			return err
-		}
-		return fmt.Errorf("foreign key check: row %d of %s refers to a missing row of %s", rowid.Int64, table, parent)
-	}
-	return rows.Err()
+	_, err = tx.ExecContext(ctx, record, name)
+	return err
 }
 
 // Bounds of the times the store hands out: what RFC 3339, and so JSON,

@@ -14,7 +14,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokend.db")
-	want, err := fs.Glob(migrations, "migrations/*.sql")
+	want, err := fs.Glob((&sqliteBackend{}).migrations(), "*.sql")
 	if err != nil || len(want) == 0 {
 		t.Fatalf("embedded migrations: %v, %v", want, err)
 	}

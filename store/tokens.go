@@ -122,7 +122,7 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 		return Token{}, "", Errorf(EFORBIDDEN, "A system token belongs to no member, so it cannot create personal tokens.")
 	}
 
-	tx, err := d.w.BeginTx(ctx, nil)
+	tx, err := d.begin(ctx)
 	if err != nil {
 		return Token{}, "", err
 	}
@@ -147,22 +147,14 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if nt.Kind == KindPersonal {
 		memberID = sql.NullInt64{Int64: a.memberID, Valid: true}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, created_by_token, name, name_key, digest, last_four, roles, created_at, expires_at)
+	id, err := tx.insertID(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, created_by_token, name, name_key, digest, last_four, roles, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.orgID, nt.Kind, memberID, nullID(a.createdBy()), nullID(a.tokenID), nt.Name, NameKey(nt.Name), digest[:], text.LastFour(),
 		joinRoles(nt.Roles, " "), now.Unix(), nullTimePtr(nt.ExpiresAt))
-	if isUniqueViolation(err) {
-		// The name was taken after the check; ask it again for its words.
-		if cerr := checkNameFree(ctx, tx, a, nt); cerr != nil {
-			err = cerr
-		}
-	}
 	if err != nil {
-		return Token{}, "", err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Token{}, "", err
+		// Another writer (another instance, on PostgreSQL) took the name
+		// after the check.
+		return Token{}, "", d.conflictOnUnique(err, map[string]error{"tokens_active_name": errNameTaken(nt.Kind)})
 	}
 	t, err := findToken(ctx, tx, id)
 	if err != nil {
@@ -221,7 +213,7 @@ func (a acting) createdBy() int64 {
 // checkActor makes sure the actor is still what the caller's copy says, as
 // the database sees it now: the member still in the organization, with the
 // same ownership; the acting token not revoked in the meantime.
-func checkActor(ctx context.Context, tx *sql.Tx, a acting) error {
+func checkActor(ctx context.Context, tx *Tx, a acting) error {
 	gone := Errorf(EFORBIDDEN, "You are no longer a member of this organization.")
 	if a.tokenID != 0 {
 		var n int
@@ -265,7 +257,7 @@ func LatestExpiry(now time.Time) time.Time { return now.AddDate(0, 0, MaxTokenLi
 
 // checkExpiry applies CheckExpiry and the organization's maximum lifetime,
 // which also rules out "never".
-func checkExpiry(ctx context.Context, tx *sql.Tx, orgID int64, exp *time.Time, now time.Time) error {
+func checkExpiry(ctx context.Context, tx *Tx, orgID int64, exp *time.Time, now time.Time) error {
 	if err := CheckExpiry(exp, now); err != nil {
 		return err
 	}
@@ -283,21 +275,25 @@ func checkExpiry(ctx context.Context, tx *sql.Tx, orgID int64, exp *time.Time, n
 	return nil
 }
 
-func checkNameFree(ctx context.Context, tx *sql.Tx, a acting, nt NewToken) error {
+func checkNameFree(ctx context.Context, tx *Tx, a acting, nt NewToken) error {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens
-		WHERE org_id = ? AND kind = ? AND ifnull(member_id, 0) = ? AND name_key = ? AND revoked_at IS NULL`,
+		WHERE org_id = ? AND kind = ? AND coalesce(member_id, 0) = ? AND name_key = ? AND revoked_at IS NULL`,
 		a.orgID, nt.Kind, ownerKey(a, nt.Kind), NameKey(nt.Name)).Scan(&n)
 	switch {
 	case err != nil:
 		return err
 	case n == 0:
 		return nil
-	case nt.Kind == KindSystem:
-		return &Error{Code: ECONFLICT, Field: "name", Message: "The organization already has an active system token with this name."}
-	default:
-		return &Error{Code: ECONFLICT, Field: "name", Message: "You already have an active personal token with this name."}
 	}
+	return errNameTaken(nt.Kind)
+}
+
+func errNameTaken(kind TokenKind) error {
+	if kind == KindSystem {
+		return &Error{Code: ECONFLICT, Field: "name", Message: "The organization already has an active system token with this name."}
+	}
+	return &Error{Code: ECONFLICT, Field: "name", Message: "You already have an active personal token with this name."}
 }
 
 func ownerKey(a acting, kind TokenKind) int64 {
@@ -407,7 +403,7 @@ func canManage(a acting, t Token) bool {
 // token already revoked is returned as it is, with revoked false.
 func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, revoked bool, err error) {
 	a := actor.acting()
-	tx, err := d.w.BeginTx(ctx, nil)
+	tx, err := d.begin(ctx)
 	if err != nil {
 		return Token{}, false, err
 	}
@@ -446,10 +442,10 @@ func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, r
 }
 
 const tokenQuery = `SELECT t.id, t.org_id, t.kind, t.name, t.last_four, t.roles,
-	ifnull(t.member_id, 0), ifnull(m.name, ''), ifnull(m.email, ''),
-	ifnull(c.id, 0), ifnull(c.name, ''), ifnull(c.email, ''), c.left_at,
-	ifnull(t.created_by_token, 0), ifnull(ct.name, ''), ifnull(ct.kind, ''), ifnull(ct.last_four, ''),
-	t.created_at, t.expires_at, t.last_used_at, ifnull(t.last_used_ip, ''), t.revoked_at, ifnull(t.revoke_reason, '')
+	coalesce(t.member_id, 0), coalesce(m.name, ''), coalesce(m.email, ''),
+	coalesce(c.id, 0), coalesce(c.name, ''), coalesce(c.email, ''), c.left_at,
+	coalesce(t.created_by_token, 0), coalesce(ct.name, ''), coalesce(ct.kind, ''), coalesce(ct.last_four, ''),
+	t.created_at, t.expires_at, t.last_used_at, coalesce(t.last_used_ip, ''), t.revoked_at, coalesce(t.revoke_reason, '')
 	FROM tokens t
 	LEFT JOIN members m ON m.id = t.member_id
 	LEFT JOIN tokens ct ON ct.id = t.created_by_token

@@ -176,7 +176,7 @@ func newTokenCache(d *DB) *tokenCache {
 }
 
 const verifyQuery = `SELECT t.id, t.kind, t.name, t.last_four, t.roles, t.org_id, o.name,
-	ifnull(t.member_id, 0), ifnull(m.email, ''), ifnull(m.name, ''), ifnull(m.roles, ''), m.left_at,
+	coalesce(t.member_id, 0), coalesce(m.email, ''), coalesce(m.name, ''), coalesce(m.roles, ''), m.left_at,
 	t.created_at, t.expires_at, t.last_used_at, t.revoked_at
 	FROM tokens t JOIN orgs o ON o.id = t.org_id LEFT JOIN members m ON m.id = t.member_id
 	WHERE t.digest = ?`
@@ -337,14 +337,14 @@ func (d *DB) FlushLastUsed(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	tx, err := d.w.BeginTx(ctx, nil)
+	tx, err := d.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	for id, u := range pending {
 		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?, last_used_ip = ?
-			WHERE id = ? AND ifnull(last_used_at, 0) < ?`, u.at, u.addr, id, u.at); err != nil {
+			WHERE id = ? AND coalesce(last_used_at, 0) < ?`, u.at, u.addr, id, u.at); err != nil {
 			return err
 		}
 	}
