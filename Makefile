@@ -4,7 +4,7 @@ ADDR    ?= 127.0.0.1:8080
 DATA    ?= data
 HTMX_VERSION ?= 2.0.11
 
-.PHONY: help run test generate check-generated lint bench build vendor-htmx clean
+.PHONY: help run test pg-start pg-stop generate check-generated lint bench build vendor-htmx clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -15,10 +15,16 @@ build: ## Build bin/tokend
 run: build ## Start tokend on http://localhost:8080 with demo data in ./data
 	./bin/tokend serve --db $(DATA)/tokend.db --addr $(ADDR) --demo
 
-test: check-generated lint ## Run every check and test, as CI does
+test: check-generated lint ## Run every check and test, as CI does (PostgreSQL suites too: see .ci/test)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$TOKEND_CHROMIUM" ] || \
 		echo "Chromium not found: the browser tests in web/e2e are skipped (apt-get install chromium)"
-	$(GO) test -race -count=1 ./...
+	@GO="$(GO)" .ci/test
+
+pg-start: ## Start the tests' private PostgreSQL (or find it running) and print its URL
+	@.ci/pg-start
+
+pg-stop: ## Stop the tests' private PostgreSQL
+	@.ci/pg-stop
 
 generate: ## Regenerate the templ views
 	$(GO) tool templ generate -path views

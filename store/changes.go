@@ -28,4 +28,3 @@ func (d *DB) changed(seq int64) {
 		d.logf("refresh after change %d: %v", seq, err)
 	}
 }
-

@@ -48,6 +48,9 @@ type signal interface {
 	// publish announces a committed change to the other processes, where
 	// the backend needs it done after the commit.
 	publish(seq int64) error
+	// listening is whether changes are being heard; while they are not,
+	// the background check looks for them more often.
+	listening() bool
 	close() error
 }
 
@@ -67,6 +70,19 @@ func (c conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 
 func (c conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	return c.DB.QueryRowContext(ctx, rebind(c.b, q), args...)
+}
+
+// QueryRow, Query and Exec are for tests and tools that read as they type.
+func (c conn) QueryRow(q string, args ...any) *sql.Row {
+	return c.QueryRowContext(context.Background(), q, args...)
+}
+
+func (c conn) Query(q string, args ...any) (*sql.Rows, error) {
+	return c.QueryContext(context.Background(), q, args...)
+}
+
+func (c conn) Exec(q string, args ...any) (sql.Result, error) {
+	return c.ExecContext(context.Background(), q, args...)
 }
 
 // Tx is a transaction with the time it runs at fixed once, so that every

@@ -14,7 +14,9 @@ const (
 	EFORBIDDEN = "forbidden"
 	// EUNAUTHORIZED: a presented token does not work.
 	EUNAUTHORIZED = "unauthorized"
-	EINTERNAL     = "internal"
+	// EUNAVAILABLE: the database cannot be reached now; try again soon.
+	EUNAVAILABLE = "unavailable"
+	EINTERNAL    = "internal"
 )
 
 // Error is the one error type the store returns for anything a caller may
@@ -73,4 +75,14 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// ErrUnavailable answers what needs the database while it cannot be
+// reached: a token not yet verified by this process, a page, a change.
+var ErrUnavailable = &Error{Code: EUNAVAILABLE, Message: "The token service cannot reach its database just now. Please try again shortly."}
+
+// Unavailable reports whether err means the database could not be reached,
+// so the request may succeed if tried again shortly.
+func (d *DB) Unavailable(err error) bool {
+	return ErrorCode(err) == EUNAVAILABLE || d.b.unavailable(err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"tokend/store/storetest"
 )
 
 // testClock is the fixed clock a test database runs on; a test moves it on
@@ -39,11 +42,36 @@ var testStart = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 // testPassword is a password every validation rule accepts.
 const testPassword = "correct horse battery"
 
-// newTestDB opens a fresh database in its own directory, with cheap password
-// hashing and a clock the test controls.
+// onPostgres is whether this run of the store's tests is the conformance
+// suite on PostgreSQL (TOKEND_TEST_STORE=postgres, as make test runs it
+// after the run on SQLite): every test that opens a database with
+// newTestDB then runs on a PostgreSQL schema of its own.
+var onPostgres = os.Getenv("TOKEND_TEST_STORE") == "postgres"
+
+// testDSN is a fresh, empty database for t on the backend under test.
+func testDSN(t *testing.T) string {
+	t.Helper()
+	if onPostgres {
+		return storetest.Postgres(t)
+	}
+	return filepath.Join(t.TempDir(), "tokend.db")
+}
+
+// sqliteOnly skips a test of what only the SQLite backend has (its file,
+// its migrations, its memory-mapped signal) when the suite runs on
+// PostgreSQL.
+func sqliteOnly(t *testing.T) {
+	t.Helper()
+	if onPostgres {
+		t.Skip("SQLite only: this run is the conformance suite on PostgreSQL")
+	}
+}
+
+// newTestDB opens a fresh database of its own, with cheap password hashing
+// and a clock the test controls.
 func newTestDB(t *testing.T) (*DB, *testClock) {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "tokend.db"))
+	db, err := Open(context.Background(), testDSN(t))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

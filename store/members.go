@@ -198,24 +198,73 @@ func findOrCreateOrg(ctx context.Context, tx *Tx, name string, now time.Time) (i
 
 const memberColumns = `m.id, m.org_id, o.name, m.email, m.name, m.roles, m.created_at, m.left_at`
 
-// Emails are compared by key (NameKey), and one member who has not left
-// holds a key. byActiveEmail selects that member in findMember, and
-// byFormerEmail the latest who had the email and left; emailArgs are the
-// arguments of either. A duplicate kept by migration 0003 is found by its
-// own spelling, before the member who holds the plain key.
-const (
-	byActiveEmail = `m.left_at IS NULL AND m.email_key IN (?, ? || char(31) || lower(?))
-		ORDER BY length(m.email_key) DESC LIMIT 1`
-	byFormerEmail = `m.left_at IS NOT NULL AND m.email_key IN (?, ? || char(31) || lower(?))
-		ORDER BY m.left_at DESC, m.id DESC LIMIT 1`
-)
-
-func emailArgs(email string) []any {
-	email = strings.TrimSpace(email)
-	key := NameKey(email)
-	return []any{key, key, email}
+// Emails are compared by key (NameKey). One member who has not left holds
+// a key, except where migration 0003 found two already in under one key:
+// then the later ones hold the key, U+001F and more. memberByEmail finds
+// whoever matches typed, among members in (left false) or those who left
+// (left true, the latest first).
+//
+// Where an email matches two members who are both in, the one whose email
+// is exactly what was typed is meant; if neither is, the email is refused
+// as ambiguous and both are named, rather than one picked for the person.
+func memberByEmail(ctx context.Context, q queryer, typed string, left bool) (Member, error) {
+	typed = strings.TrimSpace(typed)
+	key := NameKey(typed)
+	cond := `m.left_at IS NULL`
+	if left {
+		cond = `m.left_at IS NOT NULL`
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
+		WHERE `+cond+` AND (m.email_key = ? OR m.email_key >= ? AND m.email_key < ?)
+		ORDER BY m.left_at DESC, m.id DESC`, key, key+"\x1f", key+"\x20")
+	if err != nil {
+		return Member{}, err
+	}
+	defer rows.Close()
+	var ms []Member
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return Member{}, err
+		}
+		ms = append(ms, m)
+	}
+	if err := rows.Err(); err != nil {
+		return Member{}, err
+	}
+	switch {
+	case len(ms) == 0:
+		return Member{}, Errorf(ENOTFOUND, "no member has email %s", typed)
+	case len(ms) == 1 || left:
+		return ms[0], nil
+	}
+	// Exactly as typed, else as the rules that let both in compared them
+	// (SQLite's NOCASE: ASCII letters only).
+	var emails []string
+	var nocase []Member
+	for _, m := range ms {
+		if m.Email == typed {
+			return m, nil
+		}
+		if asciiLower(m.Email) == asciiLower(typed) {
+			nocase = append(nocase, m)
+		}
+		emails = append(emails, m.Email)
+	}
+	if len(nocase) == 1 {
+		return nocase[0], nil
+	}
+	return Member{}, Errorf(ECONFLICT, "%s matches %d members (%s): give the email exactly as stored", typed, len(ms), strings.Join(emails, ", "))
 }
 
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
 
 func findMember(ctx context.Context, q queryer, where string, args ...any) (Member, error) {
 	row := q.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id WHERE `+where, args...)
@@ -244,7 +293,7 @@ func scanMember(s interface{ Scan(...any) error }) (Member, error) {
 // organization when orgName is empty, including those who left.
 func (d *DB) Members(ctx context.Context, orgName string) ([]Member, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
-		WHERE ? = '' OR o.name = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email_key, m.left_at DESC, m.id`, orgName, orgName)
+		WHERE ? = '' OR o.name_key = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email_key, m.left_at DESC, m.id`, orgName, NameKey(orgName))
 	if err != nil {
 		return nil, err
 	}
@@ -280,20 +329,23 @@ func (d *DB) dummyHash() []byte {
 // Authenticate returns the member with this email and password, still in
 // their organization, or ErrBadCredentials.
 func (d *DB) Authenticate(ctx context.Context, email, password string) (Member, error) {
+	m, err := memberByEmail(ctx, d.db, email, false)
 	var hash string
-	var id int64
-	err := d.db.QueryRowContext(ctx, `SELECT m.id, m.password_hash FROM members m WHERE `+byActiveEmail,
-		emailArgs(email)...).Scan(&id, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
+	if err == nil {
+		err = d.db.QueryRowContext(ctx, `SELECT password_hash FROM members WHERE id = ?`, m.ID).Scan(&hash)
+	}
+	switch code := ErrorCode(err); {
+	case code == ENOTFOUND || code == ECONFLICT:
+		// Unknown, or ambiguous: the same answer, at the same cost.
 		bcrypt.CompareHashAndPassword(d.dummyHash(), []byte(password))
 		return Member{}, ErrBadCredentials
-	} else if err != nil {
+	case err != nil:
 		return Member{}, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
 		return Member{}, ErrBadCredentials
 	}
-	return findMember(ctx, d.db, `m.id = ?`, id)
+	return m, nil
 }
 
 // SetPassword gives a member a new password and ends their sessions, so a
@@ -311,10 +363,13 @@ func (d *DB) SetPassword(ctx context.Context, email, password string) (Member, e
 		return Member{}, err
 	}
 	defer tx.Rollback()
-	m, err := findMember(ctx, tx, byActiveEmail, emailArgs(email)...)
+	m, err := memberByEmail(ctx, tx, email, false)
 	if ErrorCode(err) == ENOTFOUND {
-		return Member{}, Errorf(ENOTFOUND, "no member has email %s", email)
-	} else if err != nil {
+		if _, lerr := memberByEmail(ctx, tx, email, true); lerr == nil {
+			return Member{}, Errorf(ENOTFOUND, "%s has left the organization; add them again with user add", strings.TrimSpace(email))
+		}
+	}
+	if err != nil {
 		return Member{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE members SET password_hash = ? WHERE id = ?`, string(hash), m.ID); err != nil {
@@ -337,13 +392,11 @@ func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
 	}
 	defer tx.Rollback()
 
-	m, err := findMember(ctx, tx, byActiveEmail, emailArgs(email)...)
+	m, err := memberByEmail(ctx, tx, email, false)
 	if ErrorCode(err) == ENOTFOUND {
-		m, err = findMember(ctx, tx, byFormerEmail, emailArgs(email)...)
+		m, err = memberByEmail(ctx, tx, email, true)
 	}
 	switch {
-	case ErrorCode(err) == ENOTFOUND:
-		return Member{}, Errorf(ENOTFOUND, "no member has email %s", email)
 	case err != nil:
 		return Member{}, err
 	case !m.LeftAt.IsZero():

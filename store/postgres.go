@@ -167,7 +167,7 @@ func (b *postgresBackend) unavailable(err error) bool {
 
 // openSignal starts listening for changes on a connection of its own.
 func (b *postgresBackend) openSignal(ctx context.Context, d *DB) (signal, error) {
-	s := &listenSignal{b: b, d: d, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &listenSignal{b: b, d: d, stop: make(chan struct{}), done: make(chan struct{}), heardCh: make(chan struct{})}
 	// The first connection is made here, so that a tokend that cannot
 	// listen does not start; later ones by the loop, as the server allows.
 	conn, err := s.connect(ctx)
@@ -193,10 +193,50 @@ type listenSignal struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	heardMu  sync.Mutex
+	heardSeq int64         // the latest change number heard
+	heardCh  chan struct{} // closed and replaced at each one
 }
 
-func (s *listenSignal) load() uint64          { return s.count.Load() }
-func (s *listenSignal) publish(seq int64) error { return nil } // sent with the commit
+func (s *listenSignal) load() uint64    { return s.count.Load() }
+func (s *listenSignal) listening() bool { return s.up.Load() }
+
+// publishWait bounds how long a change waits to be heard back.
+const publishWait = 100 * time.Millisecond
+
+// publish waits, at most publishWait, until this instance's own listener
+// has heard change seq, which was sent with the commit. PostgreSQL hands a
+// notification to every listening connection when it commits; once this
+// one has it, the others have been sent theirs too, so by the time the
+// change is acknowledged to whoever made it, every instance is about to
+// refuse what it revoked. (How soon they do is measured by make bench.)
+func (s *listenSignal) publish(seq int64) error {
+	deadline := time.NewTimer(publishWait)
+	defer deadline.Stop()
+	for {
+		s.heardMu.Lock()
+		heard, ch := s.heardSeq, s.heardCh
+		s.heardMu.Unlock()
+		if heard >= seq || !s.up.Load() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return nil // the periodic check is the safety net
+		}
+	}
+}
+
+// heard notes a notification of change seq and wakes whoever waits on it.
+func (s *listenSignal) heard(seq int64) {
+	s.heardMu.Lock()
+	defer s.heardMu.Unlock()
+	s.heardSeq = max(s.heardSeq, seq)
+	close(s.heardCh)
+	s.heardCh = make(chan struct{})
+}
 
 func (s *listenSignal) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.b.config.ConnConfig.Copy())
@@ -223,7 +263,8 @@ func (s *listenSignal) run(conn *pgx.Conn) {
 	}()
 	for {
 		for conn != nil {
-			if _, err := conn.WaitForNotification(ctx); err != nil {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
 				conn.Close(context.Background())
 				conn = nil
 				if ctx.Err() != nil {
@@ -234,6 +275,9 @@ func (s *listenSignal) run(conn *pgx.Conn) {
 				break
 			}
 			s.count.Add(1)
+			if seq, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+				s.heard(seq)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -170,7 +170,7 @@ func TestUniqueViolationNamesTheIndex(t *testing.T) {
 	tok, _ := addToken(t, o.db, o.alice, KindPersonal, "ci")
 	for _, tt := range []struct {
 		name, index, sql string
-		args           []any
+		args             []any
 	}{
 		{"a second active alice", "members_active_email",
 			`INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at) VALUES (?, 'x', ?, 'x', 'x', 'video', 0)`,

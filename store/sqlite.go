@@ -252,6 +252,8 @@ func (s *fileSignal) publish(seq int64) error {
 	return err
 }
 
+func (s *fileSignal) listening() bool { return true }
+
 // load is the last change number published. A value caught half-written
 // merely differs from the last one seen, which leads to a re-read of the
 // database, whose number is the truth.

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 //go:embed migrations
@@ -35,6 +34,7 @@ type DB struct {
 	// second server). On PostgreSQL both are the one pool.
 	db, w conn
 	b     backend
+	dsn   string // as given to Open, password and all: never shown
 
 	// Now returns the current time; tests replace it to be exact.
 	Now func() time.Time
@@ -68,10 +68,16 @@ func IsPostgres(dsn string) bool {
 // migrations it has not seen yet. libpq's PG* environment variables fill in
 // what a PostgreSQL URL leaves out.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	open := openSQLite
 	if IsPostgres(dsn) {
-		return openPostgres(ctx, dsn)
+		open = openPostgres
 	}
-	return openSQLite(ctx, dsn)
+	d, err := open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	d.dsn = dsn
+	return d, nil
 }
 
 // newDB is a DB on db and w, not yet started.

@@ -11,6 +11,7 @@ import (
 )
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
+	sqliteOnly(t)
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokend.db")
@@ -61,6 +62,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 }
 
 func TestOpenPragmas(t *testing.T) {
+	sqliteOnly(t)
 	t.Parallel()
 	db, _ := newTestDB(t)
 	ctx := context.Background()

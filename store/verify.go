@@ -81,7 +81,7 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 	c := d.cache
 	if d.signal.load() != c.seen.Load() {
 		if err := c.refreshIfSignalled(ctx); err != nil {
-			return Principal{}, err // unsure what was revoked: refuse
+			return Principal{}, d.unavailableOr(err) // unsure what was revoked: refuse
 		}
 	}
 	c.mu.RLock()
@@ -93,7 +93,7 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 		}
 		var err error
 		if ct, err = c.load(ctx, digest); err != nil {
-			return Principal{}, err
+			return Principal{}, d.unavailableOr(err)
 		}
 	}
 
@@ -337,6 +337,21 @@ func (d *DB) FlushLastUsed(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
+	if err := d.writeLastUsed(ctx, pending); err != nil {
+		// Kept for the next flush, unless a newer use came in meanwhile.
+		c.pendingMu.Lock()
+		for id, u := range pending {
+			if cur, ok := c.pending[id]; !ok || cur.at < u.at {
+				c.pending[id] = u
+			}
+		}
+		c.pendingMu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (d *DB) writeLastUsed(ctx context.Context, pending map[int64]lastUse) error {
 	tx, err := d.begin(ctx)
 	if err != nil {
 		return err
@@ -351,25 +366,55 @@ func (d *DB) FlushLastUsed(ctx context.Context) error {
 	return tx.Commit()
 }
 
+// unavailableOr is ErrUnavailable for an error that says the database
+// cannot be reached, and err otherwise.
+func (d *DB) unavailableOr(err error) error {
+	if d.b.unavailable(err) {
+		return ErrUnavailable
+	}
+	return err
+}
+
+// How often the background work runs: last use is written and changes are
+// looked for once a second; while the change signal is not heard (its
+// connection lost), changes are looked for at every tick.
+const (
+	backgroundTick  = 250 * time.Millisecond
+	backgroundEvery = 4
+)
+
 // background flushes records of use and, as a safety net for a process that
-// died between a commit and its signal, looks for changes once a second.
+// died between a commit and its signal or a notification not heard, looks
+// for changes once a second (every tick while the signal is down). Trouble
+// reaching the database is logged when it starts and when it ends, not at
+// every tick.
 func (d *DB) background(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(backgroundTick)
 	defer tick.Stop()
-	for {
+	var failing bool
+	for n := 1; ; n++ {
 		select {
 		case <-stop:
 			return
 		case <-tick.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := d.FlushLastUsed(ctx); err != nil {
-				d.logf("record last use: %v", err)
-			}
-			if err := d.cache.refresh(ctx); err != nil {
-				d.logf("look for changes: %v", err)
-			}
-			cancel()
 		}
+		heard := d.signal.listening()
+		if n%backgroundEvery != 0 && heard {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := d.FlushLastUsed(ctx)
+		if err == nil {
+			err = d.cache.refresh(ctx)
+		}
+		cancel()
+		switch {
+		case err != nil && !failing:
+			d.logf("database unreachable, answering tokens already verified from memory: %v", err)
+		case err == nil && failing:
+			d.logf("database reachable again")
+		}
+		failing = err != nil
 	}
 }

@@ -33,7 +33,7 @@ func stopBackground(t *testing.T, db *DB) {
 // serving the same database would, on the same clock.
 func openAgain(t *testing.T, db *DB, clock *testClock) *DB {
 	t.Helper()
-	other, err := Open(context.Background(), db.Path())
+	other, err := Open(context.Background(), db.dsn)
 	if err != nil {
 		t.Fatalf("Open again: %v", err)
 	}
@@ -608,10 +608,11 @@ func TestVerifyChangeWithoutSignal(t *testing.T) {
 	signal := b.signal.load()
 
 	// What RevokeToken and RemoveMember write, without the signal after.
-	tx, err := a.db.BeginTx(ctx, nil)
+	tx, err := a.begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer tx.Rollback()
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `UPDATE change_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
 		t.Fatal(err)
@@ -918,7 +919,7 @@ func TestPrincipalActor(t *testing.T) {
 			t.Fatalf("RevokeToken(bob's) = %v, %v", revoked, err)
 		}
 		var byMember, byToken int64
-		err = o.db.db.QueryRowContext(ctx, `SELECT ifnull(revoked_by, 0), ifnull(revoked_by_token, 0) FROM tokens WHERE id = ?`, tok.ID).Scan(&byMember, &byToken)
+		err = o.db.db.QueryRowContext(ctx, `SELECT coalesce(revoked_by, 0), coalesce(revoked_by_token, 0) FROM tokens WHERE id = ?`, tok.ID).Scan(&byMember, &byToken)
 		if err != nil || byMember != 0 || byToken != adminSys.TokenID {
 			t.Errorf("revoked by member %d, token %d, %v; want token %d", byMember, byToken, err, adminSys.TokenID)
 		}
