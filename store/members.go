@@ -61,13 +61,12 @@ type NewMember struct {
 // be added again: that makes a new member, while the one who left stays on
 // record with their revoked tokens.
 func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
-	nm.OrgName = cleanName(nm.OrgName)
 	nm.Email = strings.TrimSpace(nm.Email)
-	nm.Name = cleanName(nm.Name)
 	nm.Roles = sortRoles(slices.Clone(nm.Roles))
 	if err := nm.validate(); err != nil {
 		return Member{}, err
 	}
+	nm.OrgName, nm.Name = cleanName(nm.OrgName), cleanName(nm.Name)
 	hash, err := bcrypt.GenerateFromPassword([]byte(nm.Password), d.PasswordCost)
 	if err != nil {
 		return Member{}, err

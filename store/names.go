@@ -15,13 +15,14 @@ import (
 // rules, so that what a person sees is what the store compares:
 //
 //   - stored in Unicode NFC, trimmed of white space;
-//   - at most a limit counted in UTF-16 code units, which is what a browser's
-//     maxlength counts (HTML: "the length of the value in code units"), so
+//   - at most a limit counted in UTF-16 code units of the name as typed,
+//     which is what a browser's maxlength counts (HTML: "the length of the value in code units"), so
 //     the form and the server stop at the same place: 100 letters of most
 //     scripts, fewer emoji;
 //   - no control, text-direction or invisible formatting characters inside,
 //     except the joiners and selectors emoji and several scripts are written
-//     with (U+200C, U+200D, variation selectors, emoji tags);
+//     with (U+200C, U+200D, variation selectors, emoji tags); no private-use
+//     characters or noncharacters;
 //   - at least one letter, digit, punctuation mark or symbol;
 //   - compared by NameKey: two names with the same key are one name.
 
@@ -60,18 +61,23 @@ func nameLen(s string) int {
 	return n
 }
 
-// nameProblem says what is wrong with a cleaned name, or "" if nothing is.
-// what names the thing in the message: "Token name", "Organization name".
-func nameProblem(what, name string, maxLen int) string {
-	switch n := nameLen(name); {
+// nameProblem says what is wrong with a name as typed, or "" if nothing is.
+// Its length is counted as typed (trimmed), which is what a browser's
+// maxlength saw: NFC can make a name longer (U+0958 is two code points in
+// NFC) or shorter, and either way the form and the server must agree. The
+// rest is checked on the name as it will be stored. what names the thing
+// in the message: "Token name", "Organization name".
+func nameProblem(what, typed string, maxLen int) string {
+	name := cleanName(typed)
+	switch n := nameLen(strings.TrimSpace(typed)); {
 	case name == "":
 		return "Enter a " + strings.ToLower(what) + "."
-	case !utf8.ValidString(name):
+	case !utf8.ValidString(typed):
 		return what + " is not valid UTF-8 text."
 	case n > maxLen:
 		return what + " must be at most " + strconv.Itoa(maxLen) + " characters (this one has " + strconv.Itoa(n) + "; some emoji count as two or more)."
 	case strings.ContainsFunc(name, forbiddenInName):
-		return what + " cannot contain control, invisible or text-direction characters."
+		return what + " cannot contain control, invisible, private-use or text-direction characters."
 	case !strings.ContainsFunc(name, visible):
 		return what + " must contain a letter, a digit, a punctuation mark or a symbol."
 	}
@@ -95,13 +101,19 @@ func joiner(r rune) bool {
 }
 
 // forbiddenInName refuses control characters, line and paragraph separators,
-// the formatting characters that reorder text, and every other invisible
-// character, each of which can make one name look like another or like none.
+// the formatting characters that reorder text, every other invisible
+// character, private-use characters and noncharacters, each of which can
+// make one name look like another or like none.
 func forbiddenInName(r rune) bool {
 	switch {
 	case r == utf8.RuneError, unicode.IsControl(r), r == '\u2028', r == '\u2029':
 		return true
 	case unicode.Is(unicode.Bidi_Control, r):
+		return true
+	// Private-use characters show as whatever a font makes of them, often
+	// nothing; noncharacters are not text; a blank braille pattern looks
+	// like a space that is not one.
+	case unicode.Is(unicode.Co, r), r&0xfffe == 0xfffe, 0xfdd0 <= r && r <= 0xfdef, r == '\u2800':
 		return true
 	}
 	return invisible(r) && !joiner(r)

@@ -92,3 +92,30 @@ func TestMigrationKeysExistingLookAlikes(t *testing.T) {
 		t.Errorf("a member of %q joined org %d (%v), want 1", "cafe\u0301", m.OrgID, err)
 	}
 }
+
+func TestNameProblems(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		// Counted as typed, as a browser's maxlength counts: U+0958 is one
+		// code unit typed and two in NFC; "o" and a combining accent are
+		// two typed and one in NFC.
+		{strings.Repeat("\u0958", 100), true},
+		{strings.Repeat("\u0958", 101), false},
+		{strings.Repeat("o\u0301", 50), true},
+		{strings.Repeat("o\u0301", 51), false},
+		{"Deploy\u2800", false},
+		{"Deploy\ue000", false},
+		{"\U000f0000 key", false},
+		{"Deploy\uffff", false},
+		{"Deploy\ufdd0", false},
+		{"Deploy", true},
+	} {
+		msg := nameProblem("Token name", tt.name, MaxTokenNameLen)
+		if (msg == "") != tt.ok {
+			t.Errorf("nameProblem(%+q) = %q, want ok %v", tt.name, msg, tt.ok)
+		}
+	}
+}

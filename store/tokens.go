@@ -107,7 +107,6 @@ type NewToken struct {
 // role they lack.
 func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, TokenText, error) {
 	a := actor.acting()
-	nt.Name = cleanName(nt.Name)
 	if nt.ExpiresAt != nil {
 		// Kept in whole seconds, UTC: check the expiry that will be stored.
 		nt.ExpiresAt = new(nt.ExpiresAt.UTC().Truncate(time.Second))
@@ -115,6 +114,7 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if err := nt.validate(); err != nil {
 		return Token{}, "", err
 	}
+	nt.Name = cleanName(nt.Name)
 	switch {
 	case nt.Kind == KindSystem && !a.manager:
 		return Token{}, "", Errorf(EFORBIDDEN, "Only the organization owner, or a token acting as admin, can create system tokens.")
@@ -179,10 +179,10 @@ func (nt *NewToken) validate() error {
 
 // Problems are every field error of nt at once, name first, so that a form
 // can show each beside its field; CreateToken refuses with the first. The
-// name is taken as it will be stored (see cleanName).
+// name is taken as typed (see nameProblem).
 func (nt NewToken) Problems() []*Error {
 	var errs []*Error
-	if msg := nameProblem("Token name", cleanName(nt.Name), MaxTokenNameLen); msg != "" {
+	if msg := nameProblem("Token name", nt.Name, MaxTokenNameLen); msg != "" {
 		errs = append(errs, fieldError("name", "%s", msg))
 	}
 	switch {

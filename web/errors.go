@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,7 +21,13 @@ var statusOf = map[string]int{
 	store.ECONFLICT:  http.StatusConflict,
 	store.EFORBIDDEN: http.StatusForbidden,
 	store.EINTERNAL:  http.StatusInternalServerError,
+	// The database cannot be reached: worth trying again shortly.
+	store.EUNAVAILABLE: http.StatusServiceUnavailable,
 }
+
+// unavailableRetry is what Retry-After says while the database is out of
+// reach.
+const unavailableRetry = 5
 
 // handleError is the one place errors become responses. People see a page
 // that says what happened in words; internal details go to the log only.
@@ -37,7 +44,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	status, message := http.StatusInternalServerError, store.ErrorMessage(err)
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	if s.db.Unavailable(err) {
+		status, message = http.StatusServiceUnavailable, store.ErrUnavailable.Message
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(unavailableRetry))
+	} else if errors.As(err, &he) {
 		status = he.Code
 		if msg, ok := he.Message.(string); ok && status < 500 {
 			message = msg
@@ -58,7 +68,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	page := views.ErrorPage{Status: status, Title: http.StatusText(status), Message: message}
 	m, ok := memberOf(c)
-	if !ok && status != http.StatusInternalServerError && csrfToken(c) != "" {
+	if !ok && status < 500 && csrfToken(c) != "" {
 		// A page that does not exist still shows who is signed in (but not
 		// under /static/, where no CSRF token is drawn for the menu's form).
 		m, ok, _ = s.signedIn(c)
@@ -130,6 +140,9 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 				ae.Code = code
 			}
 		}
+	case s.db.Unavailable(err):
+		ae = &apiError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Message: store.ErrUnavailable.Message,
+			RetryAfter: unavailableRetry * time.Second}
 	case errors.As(err, &se) && se.Code != store.EINTERNAL:
 		m := apiCodes[se.Code]
 		ae = &apiError{Status: m.status, Code: m.code, Message: se.Message, Field: se.Field}
@@ -152,7 +165,7 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 			challenge += `, error="invalid_token", error_description="` + ae.Message + `"`
 		}
 		h.Set(echo.HeaderWWWAuthenticate, challenge)
-	case http.StatusTooManyRequests:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		h.Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(ae.RetryAfter)))
 	}
 	if c.Request().Method == http.MethodHead {

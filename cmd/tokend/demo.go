@@ -25,10 +25,14 @@ var demoAccounts = []demoAccount{
 
 // seedDemo adds, to an empty database, an organization with an owner, a
 // member and a few tokens, and prints how to sign in. The passwords are new
-// for each database and kept in demo-credentials.txt beside it, so they can
-// be found again after a restart.
+// for each database and kept in demo-credentials.txt beside it (on
+// PostgreSQL, in the working directory), so they can be found again after
+// a restart.
 func seedDemo(ctx context.Context, db *store.DB, stdout io.Writer) error {
-	credentials := filepath.Join(filepath.Dir(db.Path()), "demo-credentials.txt")
+	credentials := "demo-credentials.txt"
+	if db.Path() != "" {
+		credentials = filepath.Join(filepath.Dir(db.Path()), credentials)
+	}
 	ms, err := db.Members(ctx, "")
 	if err != nil {
 		return err

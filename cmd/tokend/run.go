@@ -14,18 +14,25 @@ import (
 const usage = `tokend: access tokens for an organization's integrations
 
 Usage:
-  tokend serve [--db FILE] [--addr HOST:PORT] [--demo] [--access-log=false]
+  tokend serve [--db DB] [--addr HOST:PORT] [--demo] [--access-log=false]
                [--trusted-proxies CIDR,...]
-  tokend user add --org NAME --email EMAIL --name NAME --role ROLE[,ROLE] [--db FILE]
-  tokend user remove --email EMAIL [--db FILE]
-  tokend user passwd --email EMAIL [--db FILE]
-  tokend user list [--org NAME] [--db FILE]
+  tokend user add --org NAME --email EMAIL --name NAME --role ROLE[,ROLE] [--db DB]
+  tokend user remove --email EMAIL [--db DB]
+  tokend user passwd --email EMAIL [--db DB]
+  tokend user list [--org NAME] [--db DB]
+  tokend db migrate [--db DB]
+  tokend db copy --from FILE --to postgres://...
+
+DB is a SQLite file (created if missing) or a PostgreSQL URL
+(postgres://user:password@host:5432/name; libpq's PG* variables fill in
+what it leaves out).
 
 Environment:
-  TOKEND_DB            database file (default tokend.db)
+  TOKEND_DB            the database (default tokend.db)
   TOKEND_ADDR          address to serve on (default 127.0.0.1:8080)
-  TOKEND_SESSION_KEY   secret for session cookies, at least 32 bytes; without it
-                       one is made and kept in FILE.session-key beside the database
+  TOKEND_SESSION_KEY   secret for session cookies, at least 32 bytes, the same on
+                       every instance; without it (or TOKEND_SESSION_KEY_FILE, a
+                       file holding it) one is made once and kept in the database
   TOKEND_ACCESS_LOG    false: no log line per request
   TOKEND_TRUSTED_PROXIES  CIDRs of proxies whose X-Forwarded-For names the client
   TOKEND_PASSWORD      password for 'user add' and 'user passwd'; without it, read
@@ -33,6 +40,13 @@ Environment:
 
 Roles: owner, admin, video, viewer, billing, support.
 `
+
+// dbFlag is the --db flag every command takes: a SQLite file or a
+// PostgreSQL URL, TOKEND_DB by default.
+func dbFlag(fs *flag.FlagSet, getenv env) *string {
+	return fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"),
+		"database: a SQLite `file` (created if missing) or a postgres:// URL")
+}
 
 // openStore opens the database. Tests replace it to lower the bcrypt cost,
 // which under the race detector takes seconds per password.
@@ -76,6 +90,8 @@ func runCommand(ctx context.Context, args []string, getenv env, stdin io.Reader,
 		default:
 			return fmt.Errorf("user %s: unknown command; say add, remove or list", sub)
 		}
+	case "db":
+		return dbCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,12 +17,13 @@ import (
 	"strings"
 	"time"
 
+	"tokend/store"
 	"tokend/web"
 )
 
 func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
-	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`, created if missing")
+	dbPath := dbFlag(fs, getenv)
 	addr := fs.String("addr", orDefault(getenv, "TOKEND_ADDR", "127.0.0.1:8080"), "`address` to listen on")
 	demo := fs.Bool("demo", false, "on first start, add a demo organization and print how to sign in")
 	accessLog := fs.Bool("access-log", orDefault(getenv, "TOKEND_ACCESS_LOG", "true") != "false", "log a line for every request")
@@ -33,9 +35,11 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	if dir := filepath.Dir(*dbPath); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
+	if !store.IsPostgres(*dbPath) {
+		if dir := filepath.Dir(*dbPath); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
+			}
 		}
 	}
 	db, err := openStore(ctx, *dbPath)
@@ -44,7 +48,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	}
 	defer db.Close()
 
-	key, err := sessionKey(getenv, *dbPath)
+	key, err := sessionKey(ctx, getenv, db)
 	if err != nil {
 		return err
 	}
@@ -75,7 +79,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "tokend serving http://%s (database %s)\n", displayAddr(ln.Addr()), *dbPath)
+	fmt.Fprintf(stdout, "tokend serving http://%s (database %s)\n", displayAddr(ln.Addr()), db)
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
@@ -117,41 +121,39 @@ func displayAddr(a net.Addr) string {
 	return s
 }
 
-// sessionKey is TOKEND_SESSION_KEY or, without it, a key made once and kept
-// beside the database, so restarts keep people signed in.
-func sessionKey(getenv env, dbPath string) ([]byte, error) {
-	if k := getenv("TOKEND_SESSION_KEY"); k != "" {
+// sessionKey is the secret session cookies are signed with, which every
+// instance serving the database must share: TOKEND_SESSION_KEY, else the
+// contents of the file TOKEND_SESSION_KEY_FILE names, else (for a SQLite
+// database that has one from before) the key kept beside it in
+// FILE.session-key, else a key made once and kept in the database.
+func sessionKey(ctx context.Context, getenv env, db *store.DB) ([]byte, error) {
+	check := func(k []byte, from string) ([]byte, error) {
 		if len(k) < web.MinSessionKeyLen {
-			return nil, fmt.Errorf("TOKEND_SESSION_KEY must be at least %d bytes", web.MinSessionKeyLen)
+			return nil, fmt.Errorf("%s must be at least %d bytes", from, web.MinSessionKeyLen)
 		}
-		return []byte(k), nil
+		return k, nil
 	}
-	path := dbPath + ".session-key"
-	k, err := os.ReadFile(path)
-	if err == nil {
-		if k := strings.TrimSpace(string(k)); len(k) >= web.MinSessionKeyLen {
-			return []byte(k), nil
+	if k := getenv("TOKEND_SESSION_KEY"); k != "" {
+		return check([]byte(k), "TOKEND_SESSION_KEY")
+	}
+	if path := getenv("TOKEND_SESSION_KEY_FILE"); path != "" {
+		k, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("TOKEND_SESSION_KEY_FILE: %w", err)
 		}
-		return nil, fmt.Errorf("%s holds a key shorter than %d bytes", path, web.MinSessionKeyLen)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return check(bytes.TrimSpace(k), path)
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	k = []byte(hex.EncodeToString(b))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return sessionKey(getenv, dbPath) // another process made it first
-	} else if err != nil {
-		return nil, err
+	if db.Path() != "" {
+		legacy := db.Path() + ".session-key"
+		if k, err := os.ReadFile(legacy); err == nil {
+			return check(bytes.TrimSpace(k), legacy)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
-	if _, err := f.Write(append(k, '\n')); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return k, f.Close()
+	return db.SessionKey(ctx, func() []byte {
+		b := make([]byte, 32)
+		rand.Read(b)
+		return []byte(hex.EncodeToString(b))
+	})
 }

@@ -17,7 +17,7 @@ import (
 
 func userAdd(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("user add", stderr)
-	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`")
+	dbPath := dbFlag(fs, getenv)
 	org := fs.String("org", "", "organization `name`; created on first use")
 	email := fs.String("email", "", "the member's email, used to sign in")
 	name := fs.String("name", "", "the member's name as others see it")
@@ -82,7 +82,7 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 
 func userRemove(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
 	fs := newFlags("user remove", stderr)
-	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`")
+	dbPath := dbFlag(fs, getenv)
 	email := fs.String("email", "", "the member's email")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -105,7 +105,7 @@ func userRemove(ctx context.Context, args []string, getenv env, stdout, stderr i
 
 func userList(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
 	fs := newFlags("user list", stderr)
-	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`")
+	dbPath := dbFlag(fs, getenv)
 	org := fs.String("org", "", "only this organization")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -133,7 +133,7 @@ func userList(ctx context.Context, args []string, getenv env, stdout, stderr io.
 
 func userPasswd(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("user passwd", stderr)
-	dbPath := fs.String("db", orDefault(getenv, "TOKEND_DB", "tokend.db"), "database `file`")
+	dbPath := dbFlag(fs, getenv)
 	email := fs.String("email", "", "the member's email")
 	if err := parseFlags(fs, args); err != nil {
 		return err
