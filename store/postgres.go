@@ -80,11 +80,7 @@ func (b *postgresBackend) close() error {
 }
 
 func (b *postgresBackend) migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations/postgres")
-	if err != nil {
-		panic(err)
-	}
-	return sub
+	return migrationsIn("postgres")
 }
 
 // migrate applies each migration not yet recorded, in its own transaction

@@ -73,11 +73,7 @@ func (b *sqliteBackend) describe() string   { return b.path }
 func (b *sqliteBackend) close() error       { return nil }
 
 func (b *sqliteBackend) migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations/sqlite")
-	if err != nil {
-		panic(err)
-	}
-	return sub
+	return migrationsIn("sqlite")
 }
 
 // migrate applies each migration not yet recorded, in name order, each in

@@ -148,6 +148,15 @@ func (d *DB) String() string { return d.b.describe() }
 
 func (d *DB) now() time.Time { return d.Now().UTC().Truncate(time.Second) }
 
+// migrationsIn is one backend's folder of migrations.
+func migrationsIn(backend string) fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations/"+backend)
+	if err != nil {
+		panic(err) // the folder is embedded: only a typo gets here
+	}
+	return sub
+}
+
 // pendingMigrations are the names of the backend's migrations not yet in
 // the migrations table, in order; applied reads that table.
 func pendingMigrations(fsys fs.FS, applied func(name string) (bool, error)) ([]string, error) {

@@ -40,8 +40,16 @@ func newTestApp(t *testing.T) *testApp {
 // newTestAppWith is newTestApp with a say in the server's Config.
 func newTestAppWith(t *testing.T, configure func(*Config)) *testApp {
 	t.Helper()
+	return newTestAppOn(t, filepath.Join(t.TempDir(), "tokend.db"), configure)
+}
+
+// newTestAppOn is newTestAppWith on the store at dsn, which must be new and
+// empty: a SQLite file path, or a postgres:// URL (storetest.Postgres gives
+// one with a schema of the test's own).
+func newTestAppOn(t *testing.T, dsn string, configure func(*Config)) *testApp {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "tokend.db"))
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
