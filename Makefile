@@ -41,10 +41,35 @@ lint: ## gofmt and go vet
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: build ## Go benchmarks, then a wrk load run against a live server (if wrk is installed)
+# BASELINE: the echo-baseline program's source (default: cmd/loadtest finds
+# ../shared/bench/echo-baseline from the repository's root). LOADTEST_FLAGS
+# go to both load runs, e.g. LOADTEST_FLAGS="-duration 2s -rounds 1" for a
+# short one.
+BASELINE ?=
+LOADTEST_FLAGS ?=
+bench: build ## Go benchmarks, then wrk runs against live servers (SQLite, then PostgreSQL) as ratios of the bare Echo route
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	@if command -v wrk >/dev/null; then $(GO) run ./cmd/loadtest -bin bin/tokend; \
-	else echo "wrk is not installed (apt-get install wrk): skipped the load run against a live server"; fi
+	@set -e; \
+	if [ -n "$${TOKEND_TEST_POSTGRES:-}" ]; then pg=$$TOKEND_TEST_POSTGRES; \
+		echo "PostgreSQL for the benchmarks: the one TOKEND_TEST_POSTGRES names"; \
+	elif pg=$$(.ci/pg-start); then \
+		echo "PostgreSQL for the benchmarks: $$pg (make pg-stop stops it)"; \
+	else pg=; \
+		echo "SKIPPED: PostgreSQL not found, so no store benchmarks, load run, propagation or copy on PostgreSQL (apt-get install postgresql-15 and make bench starts its own, or set TOKEND_TEST_POSTGRES to a postgres:// URL)"; \
+	fi; \
+	if [ -n "$$pg" ]; then \
+		echo "The store benchmarks again, on PostgreSQL: TOKEND_TEST_STORE=postgres $(GO) test -run '^$$' -bench . -benchmem ./store/"; \
+		TOKEND_TEST_POSTGRES=$$pg TOKEND_TEST_STORE=postgres $(GO) test -run '^$$' -bench . -benchmem ./store/; \
+	fi; \
+	if ! command -v wrk >/dev/null; then \
+		echo "SKIPPED: wrk is not installed (apt-get install wrk), so no load runs against a live server"; exit 0; \
+	fi; \
+	echo "Load run on SQLite:"; \
+	$(GO) run ./cmd/loadtest -bin bin/tokend $(if $(BASELINE),-baseline $(BASELINE)) $(LOADTEST_FLAGS); \
+	if [ -n "$$pg" ]; then \
+		echo "Load run on PostgreSQL, with the propagation delay and the copy:"; \
+		$(GO) run ./cmd/loadtest -bin bin/tokend $(if $(BASELINE),-baseline $(BASELINE)) -db "$$pg" -propagation 1000 -copy $(LOADTEST_FLAGS); \
+	fi
 
 vendor-htmx: ## Refresh static/htmx.min.js from the npm package htmx.org
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-*.tgz && \

@@ -2,15 +2,19 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"tokend/store/storetest"
 )
 
 // TestMain removes the benchmark store, if a benchmark made one.
@@ -23,15 +27,22 @@ func TestMain(m *testing.M) {
 // benchTokens is how many tokens the benchmark store holds.
 const benchTokens = 100_000
 
+// benchBatch is how many rows one INSERT of the benchmark store writes: one
+// statement per row would be a round trip each on PostgreSQL.
+const benchBatch = 500
+
 // benchStore is one database of benchTokens tokens, made once per test
-// binary by the first benchmark that needs it.
+// binary by the first benchmark that needs it, on the backend under test
+// (see testDSN): a SQLite file, or with TOKEND_TEST_STORE=postgres a
+// PostgreSQL schema of its own.
 var benchStore benchDB
 
 type benchDB struct {
 	once sync.Once
-	dir  string
+	tb   *benchTB
 	db   *DB
 	err  error
+	skip string
 
 	personal, system TokenText   // made with CreateToken
 	bulk             []TokenText // inserted directly, in id order
@@ -41,9 +52,61 @@ func (s *benchDB) close() {
 	if s.db != nil {
 		s.db.Close()
 	}
-	if s.dir != "" {
-		os.RemoveAll(s.dir)
+	if s.tb != nil {
+		s.tb.cleanup()
 	}
+}
+
+// benchTB is the testing.TB the benchmark store is made with, so that it
+// comes from where testDSN's stores do (storetest) while outliving the
+// benchmark that happened to make it: its cleanups (removing the directory,
+// dropping the schema) run when the test binary ends, and a failure or skip
+// comes back to openBenchStore rather than ending a goroutine inside
+// sync.Once.
+type benchTB struct {
+	testing.TB
+	cleanups []func()
+}
+
+type benchStop struct {
+	skip bool
+	msg  string
+}
+
+func (t *benchTB) Helper()           {}
+func (t *benchTB) Cleanup(f func())  { t.cleanups = append(t.cleanups, f) }
+func (t *benchTB) Fatal(args ...any) { panic(benchStop{msg: fmt.Sprint(args...)}) }
+func (t *benchTB) Fatalf(format string, args ...any) {
+	panic(benchStop{msg: fmt.Sprintf(format, args...)})
+}
+func (t *benchTB) Skip(args ...any) { panic(benchStop{skip: true, msg: fmt.Sprint(args...)}) }
+func (t *benchTB) Skipf(format string, args ...any) {
+	panic(benchStop{skip: true, msg: fmt.Sprintf(format, args...)})
+}
+
+func (t *benchTB) TempDir() string {
+	dir, err := os.MkdirTemp("", "tokend-bench-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// cleanup runs the cleanups, last registered first, as testing does. It
+// runs after every test, so a failure is only reported.
+func (t *benchTB) cleanup() {
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					fmt.Fprintf(os.Stderr, "bench store cleanup: %v\n", r)
+				}
+			}()
+			t.cleanups[i]()
+		}()
+	}
+	t.cleanups = nil
 }
 
 // openBenchStore returns the benchmark store, making it on first use.
@@ -52,24 +115,49 @@ func openBenchStore(b *testing.B) *DB {
 	s := &benchStore
 	s.once.Do(func() {
 		start := time.Now()
+		s.tb = &benchTB{TB: b}
 		s.err = s.build()
 		if s.err == nil {
-			fmt.Fprintf(os.Stderr, "bench store: %d tokens in %v\n", benchTokens+2, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "bench store: %d tokens on %s in %v\n", benchTokens+2, s.db.Backend(), time.Since(start).Round(time.Millisecond))
 		}
 	})
+	if s.skip != "" {
+		b.Skip(s.skip)
+	}
 	if s.err != nil {
 		b.Fatalf("bench store: %v", s.err)
 	}
 	return s.db
 }
 
+// benchDSN is a fresh, empty database on the backend under test, as testDSN
+// gives a test.
+func (s *benchDB) benchDSN() (dsn string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stop, ok := r.(benchStop)
+			if !ok {
+				panic(r)
+			}
+			if stop.skip {
+				s.skip = stop.msg
+			}
+			err = errors.New(stop.msg)
+		}
+	}()
+	if onPostgres {
+		return storetest.Postgres(s.tb), nil
+	}
+	return filepath.Join(s.tb.TempDir(), "tokend.db"), nil
+}
+
 func (s *benchDB) build() error {
 	ctx := context.Background()
-	var err error
-	if s.dir, err = os.MkdirTemp("", "tokend-bench-"); err != nil {
+	dsn, err := s.benchDSN()
+	if err != nil {
 		return err
 	}
-	if s.db, err = Open(ctx, filepath.Join(s.dir, "tokend.db")); err != nil {
+	if s.db, err = Open(ctx, dsn); err != nil {
 		return err
 	}
 	db := s.db
@@ -89,35 +177,38 @@ func (s *benchDB) build() error {
 		return err
 	}
 
-	// The rest in one transaction: half the member's personal tokens, half
-	// system tokens, as CreateToken would write them.
-	tx, err := db.db.BeginTx(ctx, nil)
+	// The rest in one transaction, benchBatch rows a statement: half the
+	// member's personal tokens, half system tokens, as CreateToken would
+	// write them. The store's Tx speaks the backend's placeholders.
+	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, name, digest, last_four, roles, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	const columns = 10
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", columns), ", ") + ")"
 	now := time.Now().Unix()
 	s.bulk = make([]TokenText, benchTokens)
-	for i := range s.bulk {
-		kind, memberID, creator, roles := KindPersonal, any(member.ID), member.ID, ""
-		if i%2 == 1 {
-			kind, memberID, creator, roles = KindSystem, nil, owner.ID, "viewer"
+	args := make([]any, 0, benchBatch*columns)
+	for from := 0; from < benchTokens; from += benchBatch {
+		to := min(from+benchBatch, benchTokens)
+		args = args[:0]
+		for i := from; i < to; i++ {
+			kind, memberID, creator, roles := KindPersonal, any(member.ID), member.ID, ""
+			if i%2 == 1 {
+				kind, memberID, creator, roles = KindSystem, nil, owner.ID, "viewer"
+			}
+			text := newTokenText(kind)
+			digest := DigestOf(string(text))
+			name := fmt.Sprintf("bulk %d", i)
+			args = append(args, owner.OrgID, kind, memberID, creator, name, NameKey(name), digest[:], text.LastFour(), roles, now)
+			s.bulk[i] = text
 		}
-		text := newTokenText(kind)
-		digest := DigestOf(string(text))
-		if _, err := stmt.ExecContext(ctx, owner.OrgID, kind, memberID, creator, fmt.Sprintf("bulk %d", i), digest[:], text.LastFour(), roles, now); err != nil {
+		q := `INSERT INTO tokens (org_id, kind, member_id, created_by, name, name_key, digest, last_four, roles, created_at) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(row+", ", to-from), ", ")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
-		s.bulk[i] = text
-	}
-	if err := stmt.Close(); err != nil {
-		return err
 	}
 	return tx.Commit()
 }

@@ -1,19 +1,26 @@
 // Command loadtest drives a running tokend with wrk on loopback and prints
-// requests per second for the token check against an unauthenticated route
-// of the same server. `make bench` runs it when wrk is installed.
+// requests per second for the token check as a ratio of the bare Echo
+// program's (../shared/bench/echo-baseline: GET /hello, no middleware), the
+// ceiling no route of tokend can pass. `make bench` runs it when wrk is
+// installed, on SQLite and again on PostgreSQL.
 //
-// It makes its own database in a temp dir: an owner, a personal token, a
-// system token and, by default, 100,000 more tokens, so the check runs
-// against a store of realistic size. Targets are run in turns, several
-// rounds, and the median of each is reported: absolute figures drift from
-// run to run on a shared machine; ratios taken in one run hold.
+// It makes its own database, a SQLite file in a temp dir or, with -db, a
+// schema of its own on that PostgreSQL server (dropped at the end): an
+// owner, a personal token, a system token and, by default, 100,000 more
+// tokens, so the check runs against a store of realistic size. tokend runs
+// as shipped (access log on) unless -access-log=false. The baseline and
+// tokend's routes are run in turns (A B A B …), several rounds, and the
+// median of each is reported: absolute figures drift from run to run on a
+// shared machine; ratios taken in one run hold.
+//
+// On PostgreSQL it can also measure how soon a revoke made through one
+// instance is refused by another (-propagation) and how long `tokend db
+// copy` takes to move the seeded store from SQLite (-copy).
 package main
 
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -36,7 +44,12 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+	// Stopped by a signal, or by whoever reads its output going away
+	// (SIGPIPE), loadtest still stops its servers and drops its schemas.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
@@ -45,106 +58,224 @@ func main() {
 type target struct {
 	name, path string
 	auth       bool
+	base       *string // the server it runs against
+}
+
+// config is what the flags say.
+type config struct {
+	bin         string
+	duration    time.Duration
+	rounds      int
+	conns       int
+	threads     int
+	filler      int
+	soak        time.Duration
+	db          string
+	baseline    string
+	accessLog   bool
+	propagation int
+	copy        bool
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.StringVar(&c.bin, "bin", "bin/tokend", "the tokend `binary` to run")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each wrk run")
+	fs.IntVar(&c.rounds, "rounds", 3, "runs of each target, taken in turns")
+	fs.IntVar(&c.conns, "connections", 32, "wrk connections")
+	fs.IntVar(&c.threads, "threads", 2, "wrk threads")
+	fs.IntVar(&c.filler, "tokens", 100_000, "tokens in the store besides the two used")
+	fs.DurationVar(&c.soak, "soak", 30*time.Second, "length of the steady runs against the token page and the API (0: none)")
+	fs.StringVar(&c.db, "db", "", "a PostgreSQL server's postgres:// `URL`: run there, in a schema of its own, instead of a temp SQLite file")
+	fs.StringVar(&c.baseline, "baseline", "", "`directory` of the echo-baseline program (default: ../shared/bench/echo-baseline from the repository's root)")
+	fs.BoolVar(&c.accessLog, "access-log", true, "run tokend serve with its access log, as shipped (passed to serve as --access-log)")
+	fs.IntVar(&c.propagation, "propagation", -1, "revokes over which to measure the delay until a second instance refuses the key; needs -db (default 1000 with -db, 0: none)")
+	fs.BoolVar(&c.copy, "copy", false, "time `tokend db copy` of the seeded store from a SQLite file into a fresh schema; needs -db")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.db != "" {
+		if !store.IsPostgres(c.db) {
+			return c, fmt.Errorf("-db must be a postgres:// or postgresql:// URL, got %q", redact(c.db))
+		}
+		if _, err := withParam(c.db, "search_path", "x"); err != nil {
+			return c, fmt.Errorf("-db: %w", err)
+		}
+	}
+	if c.propagation < 0 {
+		c.propagation = 0
+		if c.db != "" {
+			c.propagation = 1000
+		}
+	}
+	if c.propagation > 0 && c.db == "" {
+		return c, errors.New("-propagation needs -db: it runs two instances on one PostgreSQL")
+	}
+	if c.copy && c.db == "" {
+		return c, errors.New("-copy needs -db: it copies into a PostgreSQL schema")
+	}
+	if c.rounds < 1 {
+		return c, errors.New("-rounds must be at least 1")
+	}
+	return c, nil
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	bin := fs.String("bin", "bin/tokend", "the tokend `binary` to run")
-	duration := fs.Duration("duration", 10*time.Second, "length of each wrk run")
-	rounds := fs.Int("rounds", 3, "runs of each target, taken in turns")
-	conns := fs.Int("connections", 32, "wrk connections")
-	threads := fs.Int("threads", 2, "wrk threads")
-	filler := fs.Int("tokens", 100_000, "tokens in the store besides the two used")
-	soak := fs.Duration("soak", 30*time.Second, "length of the steady runs against the token page and the API (0: none)")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := parseFlags(args)
+	if err != nil {
 		return err
 	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk not found (apt-get install wrk)")
+	}
+	if _, err := os.Stat(cfg.bin); err != nil {
+		return fmt.Errorf("tokend binary: %w (make build makes bin/tokend)", err)
 	}
 	dir, err := os.MkdirTemp("", "tokend-load")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "tokend.db")
 
-	fmt.Fprintf(out, "seeding %d tokens…\n", *filler+2)
-	personalKey, _, err := seed(ctx, dbPath, *filler)
+	// The database: a temp file, or a schema of our own on -db.
+	dsn, backend := filepath.Join(dir, "tokend.db"), "SQLite (temp file)"
+	if cfg.db != "" {
+		schema, err := createSchema(ctx, cfg.db)
+		if err != nil {
+			return err
+		}
+		defer dropSchema(cfg.db, schema, out)
+		if dsn, err = withParam(cfg.db, "search_path", schema); err != nil {
+			return err
+		}
+		backend = "PostgreSQL " + redact(cfg.db) + ", schema " + schema
+	}
+
+	fmt.Fprintf(out, "seeding %d tokens on %s…\n", cfg.filler+2, backend)
+	start := time.Now()
+	seeded, err := seed(ctx, dsn, cfg.filler)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	srv, base, err := startServer(*bin, dbPath)
+	fmt.Fprintf(out, "seeded in %s\n", time.Since(start).Round(time.Millisecond))
+
+	// The ceiling: the bare Echo program, built from its source.
+	var baseBaseline string
+	if bl, why := startBaseline(ctx, cfg.baseline, dir); bl != nil {
+		defer bl.stop()
+		baseBaseline = bl.base
+	} else {
+		fmt.Fprintf(out, "SKIPPED: the baseline row and every ratio to the bare Echo route: %s (-baseline DIR names its source)\n", why)
+	}
+
+	srv, err := startServer(ctx, cfg.bin, dsn, cfg.accessLog, filepath.Join(dir, "tokend-a.log"))
 	if err != nil {
 		return err
 	}
-	defer func() {
-		srv.Process.Signal(syscall.SIGTERM)
-		srv.Wait()
-	}()
+	defer srv.stop()
 
-	targets := []target{
-		{"baseline GET /healthz (no token)", "/healthz", false},
-		{"GET /api/v1/token", "/api/v1/token", true},
-		{"GET /auth/verify", "/auth/verify", true},
+	var targets []target
+	if baseBaseline != "" {
+		targets = append(targets, target{"echo-baseline GET /hello (bare Echo)", "/hello", false, &baseBaseline})
 	}
+	targets = append(targets,
+		target{"GET /healthz (no token)", "/healthz", false, &srv.base},
+		target{"GET /api/v1/token", "/api/v1/token", true, &srv.base},
+		target{"GET /auth/verify", "/auth/verify", true, &srv.base},
+	)
 	results := make([][]float64, len(targets))
-	rssBefore := rssKiB(srv.Process.Pid)
-	for r := 0; r < *rounds; r++ {
+	rssBefore := rssKiB(srv.cmd.Process.Pid)
+	for r := 0; r < cfg.rounds; r++ {
 		for i, tg := range targets {
 			var header []string
 			if tg.auth {
-				header = []string{"-H", "Authorization: Bearer " + personalKey}
+				header = []string{"-H", "Authorization: Bearer " + seeded.personalKey}
 			}
-			rps, err := wrk(*threads, *conns, *duration, base+tg.path, header)
+			rps, err := wrk(ctx, cfg.threads, cfg.conns, cfg.duration, *tg.base+tg.path, header)
 			if err != nil {
 				return fmt.Errorf("%s: %w", tg.name, err)
 			}
 			results[i] = append(results[i], rps)
 		}
 	}
-	rssAfter := rssKiB(srv.Process.Pid)
+	rssAfter := rssKiB(srv.cmd.Process.Pid)
 
 	host, _ := os.Hostname()
-	fmt.Fprintf(out, "\n%s, %d cores; wrk -t%d -c%d -d%s, %d rounds in turns; %d tokens stored\n",
-		host, runtime.NumCPU(), *threads, *conns, *duration, *rounds, *filler+2)
-	fmt.Fprintf(out, "%-36s %10s %10s  %s\n", "target", "median rps", "ratio", "rounds")
-	baseline := median(results[0])
+	accessLog := "access log on (as shipped)"
+	if !cfg.accessLog {
+		accessLog = "--access-log=false"
+	}
+	fmt.Fprintf(out, "\n%s, %d cores; wrk -t%d -c%d -d%s, %d rounds in turns; %d tokens stored on %s; tokend serve with %s\n",
+		host, runtime.NumCPU(), cfg.threads, cfg.conns, cfg.duration, cfg.rounds, cfg.filler+2, backend, accessLog)
+	fmt.Fprintf(out, "%-38s %10s %8s  %s\n", "target", "median rps", "ratio", "rounds")
+	var baseline float64
+	if baseBaseline != "" {
+		baseline = median(results[0])
+	}
 	for i, tg := range targets {
 		m := median(results[i])
 		var rs []string
 		for _, v := range results[i] {
 			rs = append(rs, fmt.Sprintf("%.0f", v))
 		}
-		fmt.Fprintf(out, "%-36s %10.0f %10.2f  %s\n", tg.name, m, m/baseline, strings.Join(rs, " "))
+		ratio := "-"
+		if baseline > 0 {
+			ratio = fmt.Sprintf("%.2f", m/baseline)
+		}
+		fmt.Fprintf(out, "%-38s %10.0f %8s  %s\n", tg.name, m, ratio, strings.Join(rs, " "))
+	}
+	if baseline > 0 {
+		fmt.Fprintln(out, "ratio: the route's median requests per second over the bare Echo route's, in this run")
 	}
 	fmt.Fprintf(out, "server memory (RSS): %d MiB before, %d MiB after\n", rssBefore/1024, rssAfter/1024)
 
-	if *soak <= 0 {
-		return nil
+	if cfg.soak > 0 {
+		if err := soak(ctx, out, cfg, srv, seeded.personalKey); err != nil {
+			return err
+		}
 	}
-	cookie, err := signIn(base, ownerEmail, ownerPassword)
+	if cfg.propagation > 0 {
+		if err := measurePropagation(ctx, out, cfg, dsn, dir, srv.base, seeded.personalKey); err != nil {
+			return fmt.Errorf("propagation: %w", err)
+		}
+	}
+	if cfg.copy {
+		if err := timeCopy(ctx, out, cfg, dir); err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
+	}
+	return nil
+}
+
+// soak runs the token page and the API steadily, each for cfg.soak.
+func soak(ctx context.Context, out io.Writer, cfg config, srv *server, personalKey string) error {
+	cookie, err := signIn(srv.base, ownerEmail, ownerPassword)
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
-	fmt.Fprintf(out, "\nsteady runs of %s each (any error or non-2xx answer fails):\n", *soak)
+	fmt.Fprintf(out, "\nsteady runs of %s each (any error or non-2xx answer fails):\n", cfg.soak)
 	for _, s := range []struct {
 		name, path, header string
 	}{
 		{"GET /tokens (signed in, owner's page)", "/tokens", "Cookie: " + cookie},
 		{"GET /api/v1/token", "/api/v1/token", "Authorization: Bearer " + personalKey},
 	} {
-		before := rssKiB(srv.Process.Pid)
-		rps, err := wrk(*threads, *conns, *soak, base+s.path, []string{"-H", s.header})
+		before := rssKiB(srv.cmd.Process.Pid)
+		rps, err := wrk(ctx, cfg.threads, cfg.conns, cfg.soak, srv.base+s.path, []string{"-H", s.header})
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		fmt.Fprintf(out, "%-36s %10.0f rps, 0 errors; RSS %d → %d MiB\n", s.name, rps, before/1024, rssKiB(srv.Process.Pid)/1024)
+		fmt.Fprintf(out, "%-38s %10.0f rps, 0 errors; RSS %d → %d MiB\n", s.name, rps, before/1024, rssKiB(srv.cmd.Process.Pid)/1024)
 	}
 	return nil
 }
 
 const (
+	orgName       = "Load Test"
 	ownerEmail    = "owner@load.test"
 	ownerPassword = "load test password"
 )
@@ -186,69 +317,36 @@ func signIn(base, email, password string) (string, error) {
 	return "", errors.New("no session cookie after signing in")
 }
 
-// seed makes the database: an owner with a personal token (acting as admin)
-// and a system token, then filler tokens written straight into the table in
-// one transaction (their secrets are random digests nobody holds).
-func seed(ctx context.Context, dbPath string, filler int) (personalKey, systemKey string, err error) {
-	db, err := store.Open(ctx, dbPath)
-	if err != nil {
-		return "", "", err
-	}
-	defer db.Close()
-	db.PasswordCost = 4
-	owner, err := db.CreateMember(ctx, store.NewMember{
-		OrgName: "Load Test", Email: ownerEmail, Name: "Owner", Password: ownerPassword, Roles: []store.Role{store.RoleOwner},
-	})
-	if err != nil {
-		return "", "", err
-	}
-	_, pk, err := db.CreateToken(ctx, owner, store.NewToken{Kind: store.KindPersonal, Name: "load personal"})
-	if err != nil {
-		return "", "", err
-	}
-	_, sk, err := db.CreateToken(ctx, owner, store.NewToken{Kind: store.KindSystem, Name: "load system", Roles: []store.Role{store.RoleVideo}})
-	if err != nil {
-		return "", "", err
-	}
-
-	raw, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		return "", "", err
-	}
-	defer raw.Close()
-	tx, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		return "", "", err
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO tokens (org_id, kind, created_by, name, digest, last_four, roles, created_at)
-		VALUES (?, 'system', ?, ?, ?, 'fill', 'viewer', ?)`)
-	if err != nil {
-		return "", "", err
-	}
-	now := time.Now().Unix()
-	digest := make([]byte, 32)
-	for i := range filler {
-		rand.Read(digest)
-		if _, err := stmt.ExecContext(ctx, owner.OrgID, owner.ID, "filler "+strconv.Itoa(i), digest, now); err != nil {
-			return "", "", err
-		}
-	}
-	return string(pk), string(sk), tx.Commit()
+// server is a running `tokend serve`.
+type server struct {
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:port
+	logPath string
+	exited  chan struct{}
 }
 
 var servingLine = regexp.MustCompile(`^tokend serving (http://\S+) `)
 
-func startServer(bin, dbPath string) (*exec.Cmd, string, error) {
-	cmd := exec.Command(bin, "serve", "--db", dbPath, "--addr", "127.0.0.1:0", "--access-log=false")
+// startServer runs `tokend serve` on dsn on a free loopback port. Its
+// standard error (the access log, when on) goes to logPath, a file, as an
+// operator's would: each line still costs the server its write.
+func startServer(ctx context.Context, bin, dsn string, accessLog bool, logPath string) (*server, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--access-log="+strconv.FormatBool(accessLog))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = logFile
+	dieWithUs(cmd)
 	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start %s: %w", bin, err)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
+	s := &server{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -258,13 +356,51 @@ func startServer(bin, dbPath string) (*exec.Cmd, string, error) {
 			}
 		}
 	}()
+	go func() {
+		cmd.Wait()
+		close(s.exited)
+	}()
 	select {
-	case base := <-found:
-		return cmd, base, nil
+	case s.base = <-found:
+		s.base = strings.Replace(s.base, "//localhost:", "//127.0.0.1:", 1)
+		return s, nil
+	case <-s.exited:
+		return nil, fmt.Errorf("tokend serve exited: %s", s.logTail())
+	case <-ctx.Done():
+		s.stop()
+		return nil, ctx.Err()
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		return nil, "", errors.New("tokend did not start within 30s")
+		s.stop()
+		return nil, fmt.Errorf("tokend did not start within 30s: %s", s.logTail())
 	}
+}
+
+// stop ends the server as an operator would, with SIGTERM, and waits.
+func (s *server) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// logTail is the end of the server's standard error, for a message.
+func (s *server) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	if len(b) == 0 {
+		return "(nothing on its standard error)"
+	}
+	return strings.TrimSpace(string(b))
 }
 
 var (
@@ -275,9 +411,9 @@ var (
 
 // wrk runs one load and returns its requests per second; any non-2xx answer
 // or socket error fails the run.
-func wrk(threads, conns int, d time.Duration, url string, header []string) (float64, error) {
+func wrk(ctx context.Context, threads, conns int, d time.Duration, url string, header []string) (float64, error) {
 	args := append([]string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(conns), "-d" + d.String()}, header...)
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("wrk: %w\n%s", err, out)
 	}
