@@ -48,6 +48,8 @@ type signal interface {
 	// publish announces a committed change to the other processes, where
 	// the backend needs it done after the commit.
 	publish(seq int64) error
+	// start begins whatever runs in the background, once the cache exists.
+	start()
 	// listening is whether changes are being heard; while they are not,
 	// the background check looks for them more often.
 	listening() bool

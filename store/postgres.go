@@ -36,7 +36,7 @@ type postgresBackend struct {
 // pgConnectTimeout bounds a connection attempt that the URL sets no
 // connect_timeout for: while the server is unreachable, a request that
 // needs it fails in seconds rather than waiting out the OS's TCP timeout.
-const pgConnectTimeout = 3 * time.Second
+const pgConnectTimeout = 5 * time.Second
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
 	config, err := pgxpool.ParseConfig(url)
@@ -171,8 +171,21 @@ func (b *postgresBackend) openSignal(ctx context.Context, d *DB) (signal, error)
 		return nil, fmt.Errorf("listen for changes: %w", err)
 	}
 	s.up.Store(true)
-	go s.run(conn)
+	s.conn = conn
+	s.id = fmt.Sprintf("%x", randomBytes(8))
+	// A new instance's cache is empty, so it reflects every change made so
+	// far: it joins as having heard them all.
+	if _, err := b.pool.Exec(ctx, `INSERT INTO instances (id, heard_seq) SELECT $1, seq FROM change_seq WHERE id = 1`, s.id); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("register instance: %w", err)
+	}
 	return s, nil
+}
+
+// start begins listening, once the cache it refreshes exists.
+func (s *listenSignal) start() {
+	go s.run(s.conn)
+	go s.heartbeat()
 }
 
 // listenSignal counts the notifications of changes this instance has
@@ -182,6 +195,8 @@ func (b *postgresBackend) openSignal(ctx context.Context, d *DB) (signal, error)
 type listenSignal struct {
 	b     *postgresBackend
 	d     *DB
+	id    string    // this instance's row in instances
+	conn  *pgx.Conn // the listening connection, until run takes it
 	count atomic.Uint64
 	// up is whether the listening connection is open. While it is not,
 	// the background check runs more often, as the only news of changes.
@@ -198,15 +213,18 @@ type listenSignal struct {
 func (s *listenSignal) load() uint64    { return s.count.Load() }
 func (s *listenSignal) listening() bool { return s.up.Load() }
 
-// publishWait bounds how long a change waits to be heard back.
-const publishWait = 100 * time.Millisecond
+// publishWait bounds how long a change waits for the instances to apply it.
+const publishWait = 250 * time.Millisecond
 
-// publish waits, at most publishWait, until this instance's own listener
-// has heard change seq, which was sent with the commit. PostgreSQL hands a
-// notification to every listening connection when it commits; once this
-// one has it, the others have been sent theirs too, so by the time the
-// change is acknowledged to whoever made it, every instance is about to
-// refuse what it revoked. (How soon they do is measured by make bench.)
+// publish waits, at most publishWait, until every live instance has
+// applied change seq, which was sent with the commit: first until this
+// instance's own listener has heard it, then until every other instance
+// that said it was alive in the last few seconds has recorded that its
+// cache reflects it. So once a revoke is acknowledged to whoever made it,
+// every instance refuses the token on its next request. An instance that
+// does not answer in time (its listening connection lost, say) is not
+// waited for longer: its background check finds the change within a
+// second, four times a second while it cannot listen.
 func (s *listenSignal) publish(seq int64) error {
 	deadline := time.NewTimer(publishWait)
 	defer deadline.Stop()
@@ -214,15 +232,20 @@ func (s *listenSignal) publish(seq int64) error {
 		s.heardMu.Lock()
 		heard, ch := s.heardSeq, s.heardCh
 		s.heardMu.Unlock()
-		if heard >= seq || !s.up.Load() {
+		if !s.up.Load() {
 			return nil
+		}
+		if heard >= seq {
+			break
 		}
 		select {
 		case <-ch:
 		case <-deadline.C:
-			return nil // the periodic check is the safety net
+			return nil
 		}
 	}
+	s.awaitInstances(seq, deadline)
+	return nil
 }
 
 // heard notes a notification of change seq and wakes whoever waits on it.
@@ -274,6 +297,7 @@ func (s *listenSignal) run(conn *pgx.Conn) {
 			if seq, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
 				s.heard(seq)
 			}
+			s.apply(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -291,10 +315,74 @@ func (s *listenSignal) run(conn *pgx.Conn) {
 	}
 }
 
+// apply brings the cache up to date with what was heard and records, for
+// the instance that made the change and waits on it, that this instance
+// has applied it.
+func (s *listenSignal) apply(ctx context.Context) {
+	if err := s.d.cache.refresh(ctx); err != nil {
+		return // checks refresh on their own: the signal moved
+	}
+	s.ack(ctx)
+}
+
+// ack records the change number this instance's cache reflects, and that
+// the instance is alive.
+func (s *listenSignal) ack(ctx context.Context) error {
+	_, err := s.b.pool.Exec(ctx, `INSERT INTO instances (id, heard_seq) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET heard_seq = greatest(instances.heard_seq, $2), seen_at = now()`, s.id, s.d.cache.appliedSeq())
+	return err
+}
+
+// heartbeat says once a second that this instance is alive, and forgets
+// instances not heard of for an hour.
+func (s *listenSignal) heartbeat() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if s.ack(ctx) == nil && n%600 == 0 {
+			s.b.pool.Exec(ctx, `DELETE FROM instances WHERE seen_at < now() - interval '1 hour'`)
+		}
+		cancel()
+	}
+}
+
+// instanceAlive is how recently an instance must have said so to be
+// waited for.
+const instanceAlive = "3 seconds"
+
+// awaitInstances waits, until deadline, for every other live instance to
+// have applied change seq.
+func (s *listenSignal) awaitInstances(seq int64, deadline *time.Timer) {
+	ctx, cancel := context.WithTimeout(context.Background(), publishWait)
+	defer cancel()
+	for {
+		var behind int
+		err := s.b.pool.QueryRow(ctx, `SELECT count(*) FROM instances
+			WHERE id <> $1 AND heard_seq < $2 AND seen_at > now() - interval '`+instanceAlive+`'`, s.id, seq).Scan(&behind)
+		if err != nil || behind == 0 {
+			return
+		}
+		select {
+		case <-deadline.C:
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 func (s *listenSignal) close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.b.pool.Exec(ctx, `DELETE FROM instances WHERE id = $1`, s.id)
 	})
 	return nil
 }

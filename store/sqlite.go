@@ -249,6 +249,7 @@ func (s *fileSignal) publish(seq int64) error {
 }
 
 func (s *fileSignal) listening() bool { return true }
+func (s *fileSignal) start()          {}
 
 // load is the last change number published. A value caught half-written
 // merely differs from the last one seen, which leads to a re-read of the

@@ -105,6 +105,7 @@ func (d *DB) start(ctx context.Context) error {
 		d.signal.close()
 		return fail(err)
 	}
+	d.signal.start()
 	d.stop, d.done = make(chan struct{}), make(chan struct{})
 	go d.background(d.stop, d.done)
 	return nil

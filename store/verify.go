@@ -235,6 +235,13 @@ func (c *tokenCache) load(ctx context.Context, digest Digest) (*cachedToken, err
 	return ct, nil
 }
 
+// appliedSeq is the change number the cache reflects.
+func (c *tokenCache) appliedSeq() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.seq
+}
+
 // refreshIfSignalled refreshes unless another goroutine did while this one
 // waited its turn: a change wakes every check at once, one query serves.
 func (c *tokenCache) refreshIfSignalled(ctx context.Context) error {
