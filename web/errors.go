@@ -63,7 +63,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else if code := store.ErrorCode(err); code != store.EINTERNAL {
 		status = statusOf[code]
 	}
-	if status >= 500 {
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		// An outage is logged once, when it starts, by the store.
 		s.logFailure(c, err)
 	}
 	page := views.ErrorPage{Status: status, Title: http.StatusText(status), Message: message}

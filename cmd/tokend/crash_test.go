@@ -42,8 +42,24 @@ type childServer struct {
 // it to say where it serves.
 func startChild(t *testing.T, bin, dbPath string) *childServer {
 	t.Helper()
+	s := launchChild(t, bin, dbPath, "TOKEND_SESSION_KEY=0123456789abcdef0123456789abcdef")
+	s.awaitServing(t)
+	return s
+}
+
+// launchChild starts `tokend serve` on a free port of 127.0.0.1 with this
+// process's environment, less any session key of its own, plus env; it does
+// not wait for it to serve (awaitServing does), so that several can start
+// together.
+func launchChild(t *testing.T, bin, dbPath string, env ...string) *childServer {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "--db", dbPath, "--addr", "127.0.0.1:0", "--access-log=false")
-	cmd.Env = append(os.Environ(), "TOKEND_SESSION_KEY=0123456789abcdef0123456789abcdef")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TOKEND_SESSION_KEY") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	s := &childServer{cmd: cmd, stdout: new(syncBuffer), stderr: new(syncBuffer), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {
@@ -61,7 +77,12 @@ func startChild(t *testing.T, bin, dbPath string) *childServer {
 			<-s.exited
 		}
 	})
+	return s
+}
 
+// awaitServing waits for the process to say where it serves, at most 20 s.
+func (s *childServer) awaitServing(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for s.base == "" {
 		for _, line := range strings.Split(s.stdout.String(), "\n") {
@@ -86,7 +107,6 @@ func startChild(t *testing.T, bin, dbPath string) *childServer {
 		t.Fatal(err)
 	}
 	s.addr = "127.0.0.1:" + u.Port()
-	return s
 }
 
 // waitExit waits for the process to end, at most d.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"tokend/store"
@@ -59,6 +60,11 @@ func dbCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.New("db copy: --from must be a SQLite file")
 	case !store.IsPostgres(*to):
 		return errors.New("db copy: --to must be a postgres:// or postgresql:// URL")
+	}
+	// Opening a SQLite path that does not exist would make an empty
+	// database and copy nothing: a typo must not look like a copy.
+	if _, err := os.Stat(*from); err != nil {
+		return fmt.Errorf("db copy: --from: %w", err)
 	}
 	src, err := openStore(ctx, *from)
 	if err != nil {
