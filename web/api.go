@@ -1,13 +1,21 @@
 package web
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -60,8 +68,22 @@ func bearerToken(h string) (string, bool) {
 var errTwoAuthorizations = &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Field: "Authorization",
 	Message: "Send one Authorization header, not several."}
 
+// errTokenInURL refuses RFC 6750 §2.3's access_token query parameter: URLs
+// are logged by proxies, browsers and servers, so a key in one leaks.
+var errTokenInURL = invalidRequest("access_token",
+	"Send the token in the Authorization header (Authorization: Bearer <token>), never in the URL: URLs are logged.")
+
 // authenticate checks the request's bearer token.
 func (s *Server) authenticate(c echo.Context) (store.Principal, error) {
+	if c.Request().URL.RawQuery != "" {
+		q, err := strictQuery(c)
+		if err != nil {
+			return store.Principal{}, err
+		}
+		if q.Has("access_token") {
+			return store.Principal{}, errTokenInURL
+		}
+	}
 	h := c.Request().Header[echo.HeaderAuthorization]
 	if len(h) > 1 {
 		return store.Principal{}, errTwoAuthorizations
@@ -272,27 +294,76 @@ const (
 	maxPageSize     = 100
 )
 
+// strictQuery is the request's query, refused when it does not parse.
+// url.Values drops quietly what it cannot read (a pair with ';', a bad
+// escape), and acting on the rest would be answering another request than
+// the one sent.
+func strictQuery(c echo.Context) (url.Values, error) {
+	q, err := url.ParseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return nil, invalidRequest("", "The query does not parse: separate parameters with &, and escape ; and % as %3B and %25.")
+	}
+	return q, nil
+}
+
+// queryOnce refuses a query with a parameter not in allowed, or one of them
+// given more than once or empty, naming the first such parameter in
+// alphabetical order. A misspelt filter (?stat=revoked) would otherwise
+// answer as if none had been given.
+func queryOnce(q url.Values, allowed ...string) error {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(allowed, k):
+			return invalidRequest(k, k+" is not a parameter this request takes; it takes "+joinWords(allowed)+".")
+		case len(q[k]) > 1:
+			return invalidRequest(k, "Give "+k+" once, not "+strconv.Itoa(len(q[k]))+" times.")
+		case q[k][0] == "":
+			return invalidRequest(k, k+" is empty: give it a value, or leave it out.")
+		}
+	}
+	return nil
+}
+
+// joinWords is "a, b and c".
+func joinWords(w []string) string {
+	if len(w) < 2 {
+		return strings.Join(w, "")
+	}
+	return strings.Join(w[:len(w)-1], ", ") + " and " + w[len(w)-1]
+}
+
 // apiListTokens is GET /api/v1/tokens: a personal token sees its member's
 // personal tokens; a token acting as admin sees all of the organization's.
 func (s *Server) apiListTokens(c echo.Context) error {
 	p := principalOf(c)
-	f := store.TokenFilter{Kind: store.TokenKind(c.QueryParam("kind")), State: c.QueryParam("state"), Limit: defaultPageSize}
+	q, err := strictQuery(c)
+	if err != nil {
+		return err
+	}
+	if err := queryOnce(q, "kind", "state", "limit", "cursor"); err != nil {
+		return err
+	}
+	f := store.TokenFilter{Kind: store.TokenKind(q.Get("kind")), State: q.Get("state"), Limit: defaultPageSize}
 	switch f.Kind {
 	case "", store.KindPersonal, store.KindSystem:
 	default:
 		return invalidRequest("kind", "kind must be personal or system.")
 	}
-	if f.State == "all" {
+	switch f.State {
+	case "", store.StateActive, store.StateExpired, store.StateRevoked:
+	case "all":
 		f.State, f.IncludeRevoked = "", true
+	default:
+		return invalidRequest("state", "state must be active, expired, revoked or all.")
 	}
-	if v := c.QueryParam("limit"); v != "" {
+	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
 			return invalidRequest("limit", "limit must be a number from 1 to "+strconv.Itoa(maxPageSize)+".")
 		}
 		f.Limit = n
 	}
-	if v := c.QueryParam("cursor"); v != "" {
+	if v := q.Get("cursor"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id < 1 {
 			return invalidRequest("cursor", "cursor is not one this API gave.")
@@ -328,11 +399,13 @@ func (s *Server) apiListTokens(c echo.Context) error {
 
 // apiNewToken is the body of POST /api/v1/tokens.
 type apiNewToken struct {
-	Kind          string   `json:"kind"`
-	Name          string   `json:"name"`
-	Roles         []string `json:"roles"`
-	ExpiresInDays *int     `json:"expires_in_days"`
-	ExpiresAt     *string  `json:"expires_at"`
+	// Kind is kept as sent: a *string would read null as left out, and
+	// only leaving it out means personal.
+	Kind          jsontext.Value `json:"kind"`
+	Name          string         `json:"name"`
+	Roles         []string       `json:"roles"`
+	ExpiresInDays *int           `json:"expires_in_days"`
+	ExpiresAt     *string        `json:"expires_at"`
 }
 
 // apiCreateToken is POST /api/v1/tokens: the key is in this response only.
@@ -342,9 +415,16 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	nt := store.NewToken{Kind: store.TokenKind(in.Kind), Name: in.Name}
-	if nt.Kind == "" {
-		nt.Kind = store.KindPersonal
+	nt := store.NewToken{Kind: store.KindPersonal, Name: in.Name}
+	if in.Kind != nil {
+		var kind string
+		// null, a number or a list leave kind empty, which is refused.
+		_ = json.Unmarshal(in.Kind, &kind)
+		switch nt.Kind = store.TokenKind(kind); nt.Kind {
+		case store.KindPersonal, store.KindSystem:
+		default:
+			return invalidRequest("kind", "kind must be personal or system.")
+		}
 	}
 	var err error
 	if nt.Roles, err = store.ParseRoles(in.Roles...); err != nil {
@@ -366,7 +446,7 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	case in.ExpiresAt != nil:
 		exp, err := parseExpiry(*in.ExpiresAt)
 		if err != nil {
-			return invalidRequest("expires_at", "expires_at must be a date (2006-01-02) or a time (RFC 3339).")
+			return invalidRequest("expires_at", "expires_at must be a date (2006-01-02) or an RFC 3339 date-time (2006-01-02T15:04:05Z).")
 		}
 		nt.ExpiresAt = &exp
 	}
@@ -375,10 +455,12 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	}
 	t, key, err := s.db.CreateToken(c.Request().Context(), p, nt)
 	if se := (*store.Error)(nil); errors.As(err, &se) && se.Field == "expires" {
-		// Named as this request named it.
-		field := "expires_in_days"
-		if in.ExpiresAt != nil {
-			field = "expires_at"
+		// Named as this request named it: expires_in_days only when it
+		// gave a number of days; otherwise the expiry is a date, given or
+		// missing (as when the organization has a maximum).
+		field := "expires_at"
+		if in.ExpiresInDays != nil {
+			field = "expires_in_days"
 		}
 		return invalidRequest(field, se.Message)
 	} else if err != nil {
@@ -391,12 +473,66 @@ func (s *Server) apiCreateToken(c echo.Context) error {
 	}{toAPIToken(t, now), string(key)})
 }
 
-// parseExpiry reads a date (the token expires at its start, UTC) or a time.
+// rfc3339 is RFC 3339's full-date, optionally followed by the rest of its
+// date-time: "T" (or "t", §5.6), partial-time with an optional fraction
+// after a dot, and "Z" (or "z") or a numeric offset. time.Parse's RFC3339
+// layout reads more (a comma before the fraction, offsets to ±99:59) and
+// less (no lower case, no leap second) than that.
+var rfc3339 = regexp.MustCompile(`^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2})))?$`)
+
+var errNotRFC3339 = errors.New("not an RFC 3339 date or date-time")
+
+// parseExpiry reads a date (the token expires at its start, UTC) or an
+// RFC 3339 date-time.
 func parseExpiry(s string) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
+	m := rfc3339.FindStringSubmatch(s)
+	if m == nil {
+		return time.Time{}, errNotRFC3339
 	}
-	return time.Parse(time.RFC3339, s)
+	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+	year, month, day := n(1), n(2), n(3)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, time.Month(month)) {
+		return time.Time{}, errNotRFC3339
+	}
+	if m[4] == "" {
+		return time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC), nil
+	}
+	hour, minute, sec := n(4), n(5), n(6)
+	offset := 0
+	if m[9] != "" {
+		oh, om := n(10), n(11)
+		if oh > 23 || om > 59 {
+			return time.Time{}, errNotRFC3339
+		}
+		offset = oh*3600 + om*60
+		if m[9] == "-" {
+			offset = -offset
+		}
+	}
+	if hour > 23 || minute > 59 || sec > 60 {
+		return time.Time{}, errNotRFC3339
+	}
+	var nsec int
+	if frac := m[7]; frac != "" {
+		frac = (frac + "00000000")[:9] // nanoseconds; finer digits are dropped
+		nsec, _ = strconv.Atoi(frac)
+	}
+	zone := time.FixedZone("", offset)
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, zone)
+	if sec == 60 {
+		// A leap second (RFC 3339 §5.7) ends a UTC day. Go's time has no
+		// leap seconds; time.Date carries :60 over into the next minute,
+		// the second after it, which is when such a token stops anyway.
+		if last := time.Date(year, time.Month(month), day, hour, minute, 59, 0, zone).UTC(); last.Hour() != 23 || last.Minute() != 59 {
+			return time.Time{}, errNotRFC3339
+		}
+	}
+	return t.UTC(), nil
+}
+
+// daysIn is the number of days in month of year.
+func daysIn(year int, month time.Month) int {
+	return time.Date(year, month+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // apiRevokeToken is DELETE /api/v1/tokens/{id}. Revoking twice changes
@@ -465,8 +601,16 @@ func (s *Server) apiIntrospect(c echo.Context) error {
 // is refused: proxies and browsers log URLs.
 func introspectedToken(c echo.Context) (string, error) {
 	r := c.Request()
-	if r.URL.Query().Has("token") {
+	q, err := strictQuery(c)
+	if err != nil {
+		return "", err
+	}
+	if q.Has("token") {
 		return "", invalidRequest("token", "Send the token in the request body (RFC 7662), never in the URL.")
+	}
+	if len(q) > 0 {
+		k := slices.Sorted(maps.Keys(q))[0]
+		return "", invalidRequest(k, "Introspection takes no query parameters; send token (and token_type_hint) in the body.")
 	}
 	mt, err := mediaType(c)
 	if err != nil {
@@ -474,7 +618,14 @@ func introspectedToken(c echo.Context) (string, error) {
 	}
 	var tokens []string
 	switch mt {
-	case echo.MIMEApplicationForm, "": // no body at all reads as an empty form
+	case "":
+		// No body at all reads as an empty form (token is required); a
+		// body without a media type is not guessed at.
+		var b [1]byte
+		if n, _ := io.ReadFull(r.Body, b[:]); n > 0 {
+			return "", errUnsupportedMediaType("application/x-www-form-urlencoded or application/json")
+		}
+	case echo.MIMEApplicationForm:
 		if err := r.ParseForm(); err != nil {
 			var he *echo.HTTPError // the body limit's
 			if errors.As(err, &he) {
@@ -515,26 +666,53 @@ func subject(p store.Principal) string {
 	return "org:" + strconv.FormatInt(p.OrgID, 10)
 }
 
-// verify is GET /auth/verify, for reverse proxies (nginx auth_request,
-// Traefik ForwardAuth, Envoy ext_authz): 200 and what the token is in
-// headers, 401 for no working token, 403 when ?role= is not held.
+// verify is /auth/verify, for reverse proxies (nginx auth_request,
+// Traefik ForwardAuth): 200 and what the token is in headers, 401 for no
+// working token, 403 when a ?role= is not held. The query is the proxy's
+// configuration, so a parameter other than role is a mistake in it
+// (?roles=admin would otherwise let every token through) and is refused.
 func (s *Server) verify(c echo.Context) error {
+	return s.forwardAuth(c, true)
+}
+
+// verifyOriginalPath is /auth/verify/*, Envoy ext_authz's form: the
+// original request's path and query are appended, so the query is the
+// client's, and its parameters are the application's business, not
+// mistakes to refuse. role is still read (asking for more can only refuse
+// more), and a query that does not parse is still refused.
+func (s *Server) verifyOriginalPath(c echo.Context) error {
+	return s.forwardAuth(c, false)
+}
+
+func (s *Server) forwardAuth(c echo.Context, onlyRole bool) error {
 	p, err := s.authenticate(c)
 	if err != nil {
 		return err
 	}
-	// Every role asked for is required: a proxy configured with
-	// ?role=video&role=admin lets through only a token that has both.
-	roles := c.QueryParams()["role"]
-	for _, r := range roles {
-		// owner is a member's, never a token's: asking for it is a mistake.
-		if !store.Role(r).Assignable() {
-			return invalidRequest("role", "Each role must be one of admin, video, viewer, billing, support.")
+	q, err := strictQuery(c)
+	if err != nil {
+		return err
+	}
+	if onlyRole {
+		for _, k := range slices.Sorted(maps.Keys(q)) {
+			if k != "role" {
+				return invalidRequest(k, k+" is not a parameter /auth/verify takes; it takes role, once for each role required.")
+			}
 		}
 	}
+	// Every role asked for is required: a proxy configured with
+	// ?role=video&role=admin lets through only a token that has both.
+	var roles []store.Role
+	for _, v := range q["role"] {
+		r, ok := requiredRole(v)
+		if !ok {
+			return invalidRequest("role", "Each role must be one of admin, video, viewer, billing, support, one for each role parameter.")
+		}
+		roles = append(roles, r)
+	}
 	for _, r := range roles {
-		if !p.Has(store.Role(r)) {
-			return errInsufficientRole(store.Role(r))
+		if !p.Has(r) {
+			return errInsufficientRole(r)
 		}
 	}
 	h := c.Response().Header()
@@ -544,6 +722,20 @@ func (s *Server) verify(c echo.Context) error {
 	h.Set("X-Token-Subject", subject(p))
 	h.Set("X-Token-Roles", strings.Join(roleKeys(p.Roles), " "))
 	return c.NoContent(http.StatusOK)
+}
+
+// requiredRole reads one ?role= of forward auth: one role, read as the API
+// reads roles (any case), and one a token may carry: owner is a member's,
+// never a token's, so asking for it is a mistake.
+func requiredRole(v string) (store.Role, bool) {
+	if strings.Contains(v, ",") {
+		return "", false
+	}
+	rs, err := store.ParseRoles(v)
+	if err != nil || len(rs) != 1 || !rs[0].Assignable() {
+		return "", false
+	}
+	return rs[0], true
 }
 
 // mediaType is the request's media type, lower case and without parameters
@@ -584,14 +776,22 @@ func decodeJSON(c echo.Context, v any) error {
 	} else if mt != echo.MIMEApplicationJSON {
 		return errUnsupportedMediaType("application/json")
 	}
-	err := json.UnmarshalRead(c.Request().Body, v, json.RejectUnknownMembers(true))
-	if err == nil {
-		return nil
-	}
+	body, err := io.ReadAll(c.Request().Body)
 	var he *echo.HTTPError // the body limit's
 	if errors.As(err, &he) {
 		return he
+	} else if err != nil {
+		return err
 	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return invalidRequest("", "The body is empty: send a JSON object.")
+	}
+	err = json.Unmarshal(body, v, json.RejectUnknownMembers(true))
+	if err == nil {
+		return nil
+	}
+	// The answer says what is wrong in JSON's words, never Go's (no type
+	// names), and quotes no key from the body: proxies log answers too.
 	var field string
 	var se *json.SemanticError
 	var sy *jsontext.SyntacticError
@@ -602,14 +802,75 @@ func decodeJSON(c echo.Context, v any) error {
 		field = topMember(sy.JSONPointer)
 	}
 	switch {
+	case !utf8.Valid(body):
+		return invalidRequest(field, "The body is not valid UTF-8.")
 	case errors.Is(err, jsontext.ErrDuplicateName):
 		return invalidRequest(field, "The body names "+field+" more than once.")
-	case se != nil && se.JSONKind != 0 && field != "":
-		return invalidRequest(field, field+" is not of the type this request takes: "+describeJSONError(err))
+	// Before the type: an unknown member's error carries the type of the
+	// object it is not in.
 	case errors.Is(err, json.ErrUnknownName):
 		return invalidRequest(field, field+" is not a field this request takes.")
+	case se != nil && field == "":
+		return invalidRequest("", "The body must be a JSON object.")
+	case errors.Is(err, strconv.ErrRange):
+		return invalidRequest(field, field+" is out of range.")
+	case se != nil:
+		t := memberType(v, field)
+		if t == nil {
+			t = se.GoType
+		}
+		return invalidRequest(field, field+" must be "+jsonTypeName(t)+".")
+	case sy != nil:
+		return invalidRequest(field, "The body is not valid JSON: "+redactTokens(sy.Err.Error())+
+			" (after byte "+strconv.FormatInt(sy.ByteOffset, 10)+").")
 	}
-	return invalidRequest(field, "The body is not the JSON this request takes: "+describeJSONError(err))
+	return invalidRequest(field, "The body is not valid JSON.")
+}
+
+// memberType is the Go type of the member of struct *v named name in JSON.
+func memberType(v any, name string) reflect.Type {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+// jsonTypeName is what a JSON value read into t must be, in words.
+func jsonTypeName(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "of another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		switch elem := jsonTypeName(t.Elem()); elem {
+		case "a string", "a whole number", "a number":
+			return "a list of " + strings.TrimPrefix(elem, "a ") + "s"
+		}
+		return "a list"
+	}
+	return "an object"
 }
 
 // topMember is the top-level member a JSON pointer is in: "roles" for
@@ -619,15 +880,4 @@ func topMember(p jsontext.Pointer) string {
 		return tok
 	}
 	return ""
-}
-
-// describeJSONError is a JSON error without the package's prefix, and
-// without any key it quotes from the body: the answer may be logged by a
-// proxy on its way back.
-func describeJSONError(err error) string {
-	msg := redactTokens(err.Error())
-	if i := strings.Index(msg, "json: "); i >= 0 {
-		msg = msg[i+len("json: "):]
-	}
-	return msg
 }

@@ -66,9 +66,9 @@ func TestTokenCannotOutliveItsMaker(t *testing.T) {
 	post := func(body map[string]any) *apiResponse {
 		return app.apiJSON(t, http.MethodPost, "/api/v1/tokens", keyOf(makerKey), body)
 	}
-	post(map[string]any{"name": "forever"}).invalid(t, "expires_in_days")
+	post(map[string]any{"name": "forever"}).invalid(t, "expires_at")
 	post(map[string]any{"name": "a month", "expires_in_days": 30}).invalid(t, "expires_in_days")
-	post(map[string]any{"kind": "system", "name": "admin forever", "roles": []string{"admin"}}).invalid(t, "expires_in_days")
+	post(map[string]any{"kind": "system", "name": "admin forever", "roles": []string{"admin"}}).invalid(t, "expires_at")
 	post(map[string]any{"name": "too late", "expires_at": maker.ExpiresAt.Add(time.Second).Format(time.RFC3339)}).invalid(t, "expires_at")
 
 	var made wireCreated

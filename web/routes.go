@@ -50,5 +50,5 @@ func (s *Server) routes(accessLog bool) {
 	// For reverse proxies: any method, and Envoy's ext_authz appends the
 	// original path.
 	e.Any("/auth/verify", s.verify)
-	e.Any("/auth/verify/*", s.verify)
+	e.Any("/auth/verify/*", s.verifyOriginalPath)
 }

@@ -291,8 +291,13 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 	}
 	in := tokenForm{name: form.Get("name"), roles: form["roles"], expires: form.Get("expires"), expiresOn: form.Get("expires_on")}
 
-	// Every mistake at once, each beside its field.
+	// Every mistake at once, each beside its field. A field given twice
+	// (by a script, or a form tampered with; roles are checkboxes and may
+	// repeat) is refused rather than read as its first value.
 	errs := map[string]string{}
+	if len(form["name"]) > 1 {
+		errs["name"] = "Give the token one name, not several."
+	}
 	nt := store.NewToken{Kind: kind, Name: in.name}
 	switch {
 	case kind == store.KindSystem:
@@ -308,10 +313,18 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 			errs[p.Field] = p.Message
 		}
 	}
-	// Whole seconds, as the store counts, so that a preset equal to the
-	// organization's maximum is within it.
-	if nt.ExpiresAt, err = formExpiry(in, s.db.Now().UTC().Truncate(time.Second)); err != nil {
-		errs["expires"] = store.ErrorMessage(err)
+	switch {
+	case len(form["expires"]) > 1 || len(form["expires_on"]) > 1:
+		errs["expires"] = "Choose one expiration, not several."
+	case form.Has("expires") && in.expires == "":
+		// Left out is no expiry, as on the API; sent empty is no choice.
+		errs["expires"] = "Choose when the token expires."
+	default:
+		// Whole seconds, as the store counts, so that a preset equal to
+		// the organization's maximum is within it.
+		if nt.ExpiresAt, err = formExpiry(in, s.db.Now().UTC().Truncate(time.Second)); err != nil {
+			errs["expires"] = store.ErrorMessage(err)
+		}
 	}
 	if len(errs) > 0 {
 		return s.renderTokenForm(c, http.StatusUnprocessableEntity, kind, in, errs)
@@ -357,18 +370,32 @@ func formExpiry(in tokenForm, now time.Time) (*time.Time, error) {
 		}
 		return &d, store.CheckExpiry(&d, now)
 	}
-	days, err := strconv.Atoi(in.expires)
-	if err != nil || !slices.Contains(expiryPresets, days) {
+	days, ok := listedDays(in.expires, expiryPresets)
+	if !ok {
 		return nil, &store.Error{Code: store.EINVALID, Field: "expires", Message: "Choose when the token expires."}
 	}
 	return new(now.AddDate(0, 0, days)), nil
 }
 
+// listedDays reads a number of days offered in a list, written exactly as
+// the list writes it: "07" and "+7" are no choice the page offered.
+func listedDays(v string, list []int) (int, bool) {
+	days, err := strconv.Atoi(v)
+	return days, err == nil && strconv.Itoa(days) == v && slices.Contains(list, days)
+}
+
 // saveTokenSettings sets the organization's maximum token lifetime.
 func (s *Server) saveTokenSettings(c echo.Context) error {
 	m, _ := memberOf(c)
-	days, err := strconv.Atoi(c.FormValue("max_token_days"))
-	if err != nil || days != 0 && !slices.Contains(maxLifetimeDays, days) {
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+	}
+	if len(form["max_token_days"]) > 1 {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "Choose one maximum token lifetime, not several.")
+	}
+	days, ok := listedDays(form.Get("max_token_days"), append([]int{0}, maxLifetimeDays...))
+	if !ok {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "Choose a maximum token lifetime from the list.")
 	}
 	if _, err := s.db.SetMaxTokenLifetime(c.Request().Context(), m, days); err != nil {
@@ -384,11 +411,11 @@ func (s *Server) saveTokenSettings(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/tokens")
 }
 
-// tokenParam reads the :id of a route; an id that is not a number is a
-// token that does not exist.
+// tokenParam reads the :id of a route; an id that is not a number as this
+// server writes it ("020", "+20") is a token that does not exist.
 func tokenParam(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != c.Param("id") {
 		return 0, store.Errorf(store.ENOTFOUND, "No such token.")
 	}
 	return id, nil
