@@ -208,6 +208,11 @@ const memberColumns = `m.id, m.org_id, o.name, m.email, m.name, m.roles, m.creat
 // as ambiguous and both are named, rather than one picked for the person.
 func memberByEmail(ctx context.Context, q queryer, typed string, left bool) (Member, error) {
 	typed = strings.TrimSpace(typed)
+	if !storable(typed) {
+		// No stored email holds one (they are refused when added), and
+		// PostgreSQL cannot even be asked.
+		return Member{}, Errorf(ENOTFOUND, "no member has email %q", typed)
+	}
 	key := NameKey(typed)
 	cond := `m.left_at IS NULL`
 	if left {
@@ -291,6 +296,9 @@ func scanMember(s interface{ Scan(...any) error }) (Member, error) {
 // Members lists the members of the organization named orgName, or of every
 // organization when orgName is empty, including those who left.
 func (d *DB) Members(ctx context.Context, orgName string) ([]Member, error) {
+	if !storable(orgName) {
+		return nil, nil // no organization has such a name
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
 		WHERE ? = '' OR o.name_key = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email_key, m.left_at DESC, m.id`, orgName, NameKey(orgName))
 	if err != nil {
@@ -408,8 +416,15 @@ func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
 	if err != nil {
 		return Member{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE members SET left_at = ?, change_seq = ? WHERE id = ?`, now, seq, m.ID); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE members SET left_at = ?, change_seq = ? WHERE id = ? AND left_at IS NULL`, now, seq, m.ID)
+	if err != nil {
 		return Member{}, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Member{}, err
+	} else if n == 0 {
+		// Removed by someone else since the read above.
+		return Member{}, Errorf(ECONFLICT, "%s already left %s", m.Email, m.OrgName)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ?, change_seq = ?
 		WHERE member_id = ? AND revoked_at IS NULL`, now, ReasonMemberLeft, seq, m.ID); err != nil {

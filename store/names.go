@@ -124,3 +124,8 @@ func forbiddenInName(r rune) bool {
 func visible(r rune) bool {
 	return r != '\u2800' && !invisible(r) && unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S)
 }
+
+// storable reports whether s can be sent to either database as text: valid
+// UTF-8 without NUL, which PostgreSQL refuses in text. What is not storable
+// matches nothing stored.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }

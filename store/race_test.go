@@ -63,3 +63,59 @@ func TestRacesAnswerConflict(t *testing.T) {
 		return err
 	})
 }
+
+// Two revokes of one token at once, or two removals of one member: one does
+// it, the other is told it was done already.
+func TestRacesOverOneChange(t *testing.T) {
+	t.Parallel()
+	o := newTwoOrgs(t)
+	ctx := context.Background()
+	other := openAgain(t, o.db, o.clock)
+	for round := range 10 {
+		tok, _ := addToken(t, o.db, o.alice, KindPersonal, fmt.Sprintf("twice %d", round))
+		var wg sync.WaitGroup
+		revoked := make([]bool, 2)
+		errs := make([]error, 2)
+		for i, h := range []*DB{o.db, other} {
+			wg.Go(func() { _, revoked[i], errs[i] = h.RevokeToken(ctx, o.alice, tok.ID) })
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil || revoked[0] == revoked[1] {
+			t.Fatalf("round %d: two revokes = %v %v, %v %v; want one revoked, one already", round, revoked[0], errs[0], revoked[1], errs[1])
+		}
+	}
+	for round := range 5 {
+		email := fmt.Sprintf("leaving%d@acme.test", round)
+		addMember(t, o.db, "Acme", email, RoleViewer)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, h := range []*DB{o.db, other} {
+			wg.Go(func() { _, errs[i] = h.RemoveMember(ctx, email) })
+		}
+		wg.Wait()
+		codes := []string{ErrorCode(errs[0]), ErrorCode(errs[1])}
+		if !(codes[0] == "" && codes[1] == ECONFLICT || codes[0] == ECONFLICT && codes[1] == "") {
+			t.Fatalf("round %d: two removals = %v, %v; want one removed, one told already left", round, errs[0], errs[1])
+		}
+	}
+}
+
+// What no stored email can hold (NUL, invalid UTF-8), and PostgreSQL
+// cannot be asked about, finds no one: never an internal error.
+func TestLookupsOfTextNoDatabaseHolds(t *testing.T) {
+	t.Parallel()
+	o := newTwoOrgs(t)
+	ctx := context.Background()
+	for _, email := range []string{"alice@acme.test\x00", "\x00", "alice@acme.test\xff"} {
+		if _, err := o.db.Authenticate(ctx, email, testPassword); err != ErrBadCredentials {
+			t.Errorf("Authenticate(%q) = %v, want ErrBadCredentials", email, err)
+		}
+		_, err := o.db.RemoveMember(ctx, email)
+		wantError(t, err, ENOTFOUND, "")
+		_, err = o.db.SetPassword(ctx, email, testPassword)
+		wantError(t, err, ENOTFOUND, "")
+	}
+	if ms, err := o.db.Members(ctx, "Acme\x00"); err != nil || len(ms) != 0 {
+		t.Errorf("Members(NUL) = %v, %v; want none", ms, err)
+	}
+}

@@ -427,12 +427,22 @@ func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, r
 	if err != nil {
 		return Token{}, false, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoked_by_token = ?, revoke_reason = ?, change_seq = ?
-		WHERE id = ? AND revoked_at IS NULL`, d.now().Unix(), nullID(a.createdBy()), nullID(a.tokenID), ReasonRevoked, seq, id); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoked_by_token = ?, revoke_reason = ?, change_seq = ?
+		WHERE id = ? AND revoked_at IS NULL`, d.now().Unix(), nullID(a.createdBy()), nullID(a.tokenID), ReasonRevoked, seq, id)
+	if err != nil {
+		return Token{}, false, err
+	}
+	changed, err := res.RowsAffected()
+	if err != nil {
 		return Token{}, false, err
 	}
 	if t, err = findToken(ctx, tx, id); err != nil {
 		return Token{}, false, err
+	}
+	if changed == 0 {
+		// Revoked by someone else between the read above and this write
+		// (on PostgreSQL, another instance): theirs is the revoke.
+		return t, false, nil
 	}
 	if err := tx.Commit(); err != nil {
 		return Token{}, false, err

@@ -546,7 +546,7 @@ func TestAPIListTokensFiltersByState(t *testing.T) {
 	expired, _ := app.createExpiring(t, app.member, store.KindPersonal, "expired", app.now.Add(time.Hour))
 	app.createExpiring(t, app.owner, store.KindSystem, "sys-expired", app.now.Add(time.Hour), store.RoleVideo)
 	app.createExpiring(t, app.member, store.KindPersonal, "later", app.now.AddDate(0, 1, 0))
-	app.now = app.now.Add(2 * time.Hour)
+	app.setNow(app.now.Add(2 * time.Hour))
 
 	states := func(p wirePage) map[string]string {
 		m := map[string]string{}
@@ -809,7 +809,7 @@ func TestAPICreateTokenWithinTheOrganizationMaximum(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
 	// A clock between seconds, as a real one is.
-	app.now = app.now.Add(400 * time.Millisecond)
+	app.setNow(app.now.Add(400 * time.Millisecond))
 	_, maxKey := app.createToken(app.member, store.KindPersonal, "max-ci")
 	_, ownerKey := app.createToken(app.owner, store.KindPersonal, "ana-admin")
 	if _, err := app.db.SetMaxTokenLifetime(context.Background(), app.owner, 30); err != nil {
@@ -858,7 +858,7 @@ func TestAPIRevokeToken(t *testing.T) {
 		app.apiGet(t, "/api/v1/token", keyOf(maxOtherKey)).refusal(t, http.StatusUnauthorized, "revoked_token")
 		first := *r.Token.RevokedAt
 
-		app.now = app.now.Add(time.Hour)
+		app.setNow(app.now.Add(time.Hour))
 		var again wireRevoked
 		del(t, maxKey, idOf(maxOther)).ok(t, http.StatusOK, &again)
 		if again.Revoked == nil || *again.Revoked || again.Token.State != "revoked" || !again.Token.RevokedAt.Equal(first) {
@@ -991,7 +991,7 @@ func TestAPIIntrospect(t *testing.T) {
 		app.introspect(t, "", keyOf(maxKey), false).refusal(t, http.StatusUnauthorized, "invalid_token")
 	})
 	t.Run("an expired token is inactive", func(t *testing.T) {
-		app.now = app.now.Add(time.Minute)
+		app.setNow(app.now.Add(time.Minute))
 		r := app.introspect(t, ownerKey, keyOf(soonKey), false)
 		r.ok(t, http.StatusOK, nil)
 		if m := r.object(t); !maps.Equal(m, map[string]any{"active": false}) {
@@ -1079,7 +1079,7 @@ func TestAPIRefusesEachBadTokenWith401(t *testing.T) {
 	sysRevoked, sysRevokedKey := app.createToken(app.owner, store.KindSystem, "sys-revoked", store.RoleAdmin)
 	app.revokeInStore(t, app.owner, sysRevoked.ID)
 	_, expiredKey := app.createExpiring(t, app.member, store.KindPersonal, "expired", app.now.Add(time.Hour))
-	app.now = app.now.Add(2 * time.Hour)
+	app.setNow(app.now.Add(2 * time.Hour))
 	valid := keyOf(validKey)
 
 	cases := []struct {
@@ -1212,7 +1212,7 @@ func TestAPIExpiryAtItsBoundary(t *testing.T) {
 			t.Errorf("expires_at %v, want %v", p.ExpiresAt, exp)
 		}
 	}
-	app.now = exp.Add(-time.Second)
+	app.setNow(exp.Add(-time.Second))
 	for _, k := range []string{keyOf(key), keyOf(sysKey)} {
 		app.apiGet(t, "/api/v1/token", k).ok(t, http.StatusOK, nil)
 		app.apiGet(t, "/auth/verify", k).ok(t, http.StatusOK, nil)
@@ -1220,7 +1220,7 @@ func TestAPIExpiryAtItsBoundary(t *testing.T) {
 	if m := app.introspect(t, adminKey, keyOf(key), false).object(t); m["active"] != true {
 		t.Errorf("introspection a second before expiry: %v", m)
 	}
-	app.now = exp
+	app.setNow(exp)
 	for _, k := range []string{keyOf(key), keyOf(sysKey)} {
 		app.apiGet(t, "/api/v1/token", k).refusal(t, http.StatusUnauthorized, "expired_token")
 		app.apiGet(t, "/auth/verify", k).refusal(t, http.StatusUnauthorized, "expired_token")
@@ -1233,7 +1233,7 @@ func TestAPIExpiryAtItsBoundary(t *testing.T) {
 		t.Errorf("state=expired lists %q", p.names())
 	}
 	// Turning the clock back brings it back: expiry is decided at each use.
-	app.now = exp.Add(-time.Second)
+	app.setNow(exp.Add(-time.Second))
 	app.apiGet(t, "/api/v1/token", keyOf(key)).ok(t, http.StatusOK, nil)
 }
 
@@ -1396,7 +1396,7 @@ func TestLastUsedOnThePage(t *testing.T) {
 	if at, ip := lastUsed(); !at.Equal(firstUse) || ip != "127.0.0.1" {
 		t.Errorf("the API says last used %v from %q", at, ip)
 	}
-	app.now = app.now.Add(30 * time.Second)
+	app.setNow(app.now.Add(30 * time.Second))
 	app.apiGet(t, "/auth/verify", keyOf(usedKey)).ok(t, http.StatusOK, nil)
 	if err := app.db.FlushLastUsed(ctx); err != nil {
 		t.Fatal(err)
@@ -1404,7 +1404,7 @@ func TestLastUsedOnThePage(t *testing.T) {
 	if at, _ := lastUsed(); !at.Equal(firstUse) {
 		t.Errorf("a use 30 s later was written: %v", at)
 	}
-	app.now = firstUse.Add(time.Minute)
+	app.setNow(firstUse.Add(time.Minute))
 	app.apiGet(t, "/auth/verify", keyOf(usedKey)).ok(t, http.StatusOK, nil)
 	if err := app.db.FlushLastUsed(ctx); err != nil {
 		t.Fatal(err)

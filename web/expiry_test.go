@@ -233,7 +233,7 @@ func TestExpiredTokenIsMarkedInTheLists(t *testing.T) {
 	if before.has(`[data-testid=token-expired]`) {
 		t.Error("a token is marked expired before its time")
 	}
-	app.now = app.now.AddDate(0, 0, 8)
+	app.setNow(app.now.AddDate(0, 0, 8))
 
 	check := func(r *response, list, name string, expired bool) {
 		t.Helper()
@@ -263,7 +263,7 @@ func TestTokenPolicyMaximumLifetime(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
 	// A clock between seconds, as a real one is.
-	app.now = app.now.Add(400 * time.Millisecond)
+	app.setNow(app.now.Add(400 * time.Millisecond))
 	owner := app.signIn(app.owner)
 
 	page := owner.get("/tokens")

@@ -565,7 +565,7 @@ func TestRevokeWithoutJavaScript(t *testing.T) {
 	}
 
 	// Posting again (a second tab, a double click) changes nothing.
-	app.now = app.now.Add(time.Hour)
+	app.setNow(app.now.Add(time.Hour))
 	r = c.postForm(revokeURL, url.Values{})
 	if r.StatusCode != http.StatusSeeOther || r.location() != "/tokens" {
 		t.Fatalf("second Yes, Revoke: %d to %q", r.StatusCode, r.location())

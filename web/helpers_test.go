@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,9 +28,19 @@ type testApp struct {
 	t      *testing.T
 	db     *store.DB
 	server *httptest.Server
-	now    time.Time
+	// now is the time the test reads; clock is the same time as the store
+	// reads it, from any goroutine (its background flush of last use runs
+	// every second). setNow moves both.
+	now   time.Time
+	clock atomic.Int64 // Unix nanoseconds
 
 	owner, member, member2, otherOwner store.Member
+}
+
+// setNow moves the clock of the store and of the test.
+func (a *testApp) setNow(t time.Time) {
+	a.now = t
+	a.clock.Store(t.UnixNano())
 }
 
 func newTestApp(t *testing.T) *testApp {
@@ -56,7 +67,8 @@ func newTestAppOn(t *testing.T, dsn string, configure func(*Config)) *testApp {
 	t.Cleanup(func() { db.Close() })
 	a := &testApp{t: t, db: db, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	db.PasswordCost = bcrypt.MinCost
-	db.Now = func() time.Time { return a.now }
+	a.clock.Store(a.now.UnixNano())
+	db.Now = func() time.Time { return time.Unix(0, a.clock.Load()).UTC() }
 
 	cfg := Config{
 		SessionKey: []byte("0123456789abcdef0123456789abcdef"),

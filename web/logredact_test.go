@@ -65,10 +65,11 @@ func (p *logProbe) send(c *http.Client, method, path, loggedPath, contentType, b
 func redacted(key string) string { return key[:3] + "_REDACTED" }
 
 // TestLogNeverHoldsAKey sends keys, good, revoked and mistyped, in the
-// path, the query, the headers and the body of every route, of pages that
-// do not exist, of methods a route does not take and of requests that fail
-// on the server's side, as an integration and as a signed-in browser. The
-// log has a line for every request and not one key.
+// path (behind a mangled prefix or none, too), the query, the headers and
+// the body of every route, of pages that do not exist, of methods a route
+// does not take and of requests that fail on the server's side, as an
+// integration and as a signed-in browser. The log has a line for every
+// request and not one key, nor 24 of its characters in a row.
 func TestLogNeverHoldsAKey(t *testing.T) {
 	app := newTestApp(t) // the organizations, and a server to sign in through
 	var logs lockedBuffer
@@ -173,22 +174,27 @@ func TestLogNeverHoldsAKey(t *testing.T) {
 				}
 			}
 			R := redacted(key)
-			for _, tt := range []struct{ method, path, logged string }{
+			reqs := []keyRequest{
 				// Envoy's ext_authz form, as README documents it.
 				{http.MethodGet, "/auth/verify/videos/" + key + "/master.m3u8", "/auth/verify/videos/" + R + "/master.m3u8"},
 				{http.MethodGet, "/api/v1/tokens/" + key, "/api/v1/tokens/" + R},           // 405: DELETE only
 				{http.MethodPut, "/tokens/" + key + "/revoke", "/tokens/" + R + "/revoke"}, // 405
 				{http.MethodGet, "/tokens/" + key + "/revoke", "/tokens/" + R + "/revoke"},
 				{http.MethodGet, "/static/" + key, "/static/" + R},
-				{http.MethodGet, "/nope/" + key, "/nope/" + R},                                    // 404
-				{http.MethodGet, "/api/v1/nope/" + key, "/api/v1/nope/" + R},                      // 404 on the API
-				{http.MethodGet, "/nope/" + key[:3] + "%5F" + key[4:], "/nope/" + R},              // encoded underscore
-				{http.MethodGet, "/nope/" + key[:3] + "%255F" + key[4:], "/nope/" + R},            // encoded twice: the path keeps %5F
-				{http.MethodGet, "/nope/x" + key + "y/" + key + key, "/nope/x" + R + "/" + R + R}, // adjacent, and base62 around
+				{http.MethodGet, "/nope/" + key, "/nope/" + R},                                               // 404
+				{http.MethodGet, "/api/v1/nope/" + key, "/api/v1/nope/" + R},                                 // 404 on the API
+				{http.MethodGet, "/nope/" + key[:3] + "%5F" + key[4:], "/nope/" + R},                         // encoded underscore
+				{http.MethodGet, "/nope/" + key[:3] + "%255F" + key[4:], "/nope/" + key[:3] + "%5FREDACTED"}, // encoded twice: the path keeps %5F
+				{http.MethodGet, "/nope/x" + key + "y/" + key + key, "/nope/x" + R + "/" + R + R},            // adjacent, and base62 around
 				{http.MethodGet, "/test/panic/" + key, "/test/panic/" + R},
 				{http.MethodGet, "/test/fail/" + key, "/test/fail/" + R},
 				{http.MethodGet, "/api/v1/test/fail/" + key, "/api/v1/test/fail/" + R},
-			} {
+				// The key cut in halves, each shorter than redactMinRun, is
+				// not redacted (see redact.go): sent to show that the log
+				// holds no 24 of its characters in a row.
+				{http.MethodGet, "/x/" + key[4:22] + "/" + key[22:], ""},
+			}
+			for _, tt := range append(reqs, mangledKeyPaths(key)...) {
 				p.send(cl.http, tt.method, tt.path+query, tt.logged, "", "", h...)
 			}
 		}
@@ -205,9 +211,19 @@ func TestLogNeverHoldsAKey(t *testing.T) {
 			t.Errorf("the log holds the %s key %s", name, key)
 		}
 	}
+	for name, key := range keys {
+		if part, ok := holdsSecret(out, key[4:]); ok {
+			t.Errorf("the log holds %s of the %s key %s", part, name, key)
+		}
+	}
 	for _, re := range []*regexp.Regexp{keyInLog, tokenShaped} {
 		if loc := re.FindStringIndex(out); loc != nil {
 			t.Errorf("the log holds %q, in:\n%s", out[loc[0]:loc[1]], lineAround(out, loc[0]))
+		}
+	}
+	for _, loc := range longRun.FindAllStringIndex(out, -1) {
+		if run := out[loc[0]:loc[1]]; !hexRun.MatchString(run) {
+			t.Errorf("the log holds %q, in:\n%s", run, lineAround(out, loc[0]))
 		}
 	}
 	// The log is not empty: a line for every request, the path redacted.
@@ -229,7 +245,37 @@ func TestLogNeverHoldsAKey(t *testing.T) {
 			t.Errorf("the log has no line with %s", want)
 		}
 	}
-	t.Logf("%d requests, %d log lines, %d redactions", p.sent, strings.Count(out, "\n"), strings.Count(out, "_REDACTED"))
+	t.Logf("%d requests, %d log lines, %d redactions", p.sent, strings.Count(out, "\n"), strings.Count(out, "REDACTED"))
+}
+
+// keyRequest is a request with a key in its path, and the path the access
+// log shows for it, if that is checked.
+type keyRequest struct{ method, path, logged string }
+
+// mangledKeyPaths are requests with key's secret behind a prefix that is
+// not quite tkp_ or tks_, or none, and the path the access log shows for
+// each: the secret redacted, what comes before it kept.
+func mangledKeyPaths(key string) []keyRequest {
+	prefix, secret := key[:3], key[4:] // tkp or tks
+	upper := strings.ToUpper(prefix)
+	return []keyRequest{
+		{http.MethodGet, "/x/" + upper + "_" + secret, "/x/" + upper + "_REDACTED"},
+		{http.MethodGet, "/x/" + upper[:1] + prefix[1:] + "_" + secret, "/x/" + upper[:1] + prefix[1:] + "_REDACTED"},
+		{http.MethodGet, "/x/" + prefix[:2] + upper[2:] + "_" + secret, "/x/" + prefix[:2] + upper[2:] + "_REDACTED"},
+		{http.MethodGet, "/x/" + secret, "/x/REDACTED"},
+		{http.MethodGet, "/auth/verify/videos/" + secret + "/master.m3u8", "/auth/verify/videos/REDACTED/master.m3u8"},
+		{http.MethodGet, "/x/" + prefix + "-" + secret, "/x/" + prefix + "-REDACTED"},
+		{http.MethodGet, "/x/" + prefix + "." + secret, "/x/" + prefix + ".REDACTED"},
+		{http.MethodGet, "/x/" + prefix + "__" + secret, "/x/" + prefix + "__REDACTED"},
+		// A space in the path: the log quotes it.
+		{http.MethodGet, "/x/" + prefix + "_%20" + secret, `"/x/` + prefix + `_ REDACTED"`},
+		{http.MethodGet, "/x/" + prefix + "_%2520" + secret, "/x/" + prefix + "_REDACTED"},
+		{http.MethodGet, "/x/" + url.PathEscape("ｔｋｐ＿") + secret, "/x/ｔｋｐ＿REDACTED"},
+		{http.MethodGet, "/x/" + url.PathEscape(fullwidth(prefix)+"＿"+fullwidth(secret)), "/x/" + fullwidth(prefix) + "＿REDACTED"},
+		{http.MethodGet, "/auth/verify/" + prefix + "%25255F" + secret, "/auth/verify/" + prefix + "%255FREDACTED"},
+		{http.MethodGet, "/x/%2574" + key[1:], "/x/%74" + prefix[1:] + "_REDACTED"},
+		{http.MethodGet, "/x/" + key[:16] + fmt.Sprintf("%%25%X", key[16]) + key[17:], "/x/" + prefix + "_REDACTED"},
+	}
 }
 
 // routePath is path with every parameter set to value, and what the log
