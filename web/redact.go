@@ -6,23 +6,66 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"tokend/store"
 )
 
 // A token's plaintext never reaches a log line, whatever part of a request
-// it rides in: anything shaped like one is redacted on its way to the log.
+// it rides in: anything that could be one, or most of one, is redacted on
+// its way to the log.
+//
+// What is redacted does not depend on the prefix. A key's 36 characters
+// after it are the secret whatever comes before them: a prefix typed in
+// capitals (TKP_), with a dash, a dot or two underscores, its underscore
+// escaped once, twice or more, a stray %20 after it, in fullwidth letters,
+// or no prefix at all. So redact looks at segments: the stretches of a
+// line between separators, a separator being anything but
+//
+//   - an ASCII letter or digit, a key's alphabet (base62);
+//   - a fullwidth letter or digit (U+FF10–FF19, U+FF21–FF3A, U+FF41–FF5A),
+//     as a Chinese or Japanese input method types a key: not a key to the
+//     server, but it spells one;
+//   - a %, which with the two digits after it may escape a letter of a key
+//     (%41 is A) or stand between its characters (%20).
+//
+// A segment with redactMinRun letters and digits or more is replaced by
+// REDACTED, less what says which kind of key it was: a prefix at its start
+// (tkp%5F, TKS%255f) and the next key's at its end (…tks before _). What
+// comes before a segment is kept as it is: "tkp_REDACTED",
+// "TKP_REDACTED", "tkp-REDACTED", "tkp%5FREDACTED", "/x/REDACTED".
+//
+// What else in a log line has such a segment? Not a path of this server's
+// own (/api/v1/openapi.json, /tokens/1234/revoke), an address, a
+// duration, a number below 10^24, nor a UUID (dashes). But a path below
+// /auth/verify is any path a proxy protects, and may hold an id: a
+// hexadecimal one, a hash or an object id, stays readable (see hexOnly),
+// other long ones are lost to the log (a KSUID's 27 base62 characters, a
+// ULID's 26), as is a Go identifier of 24 characters or more in a panic's
+// stack. Nothing this server logs itself is such an id; the cost is
+// readability, never a key.
+//
+// Not caught: a key the client cut into pieces shorter than redactMinRun
+// with a separator between them, /x/ + first 18 + / + last 18. No piece
+// alone can be told from a short id without redacting those too, and
+// alone a piece is far from the key: the first 18 characters leave 12
+// random ones to guess (71 bits); the last 18, 12 random ones and the
+// 6-character checksum, leave 18 (107 bits, 75 once the checksum's 32 bits
+// have sorted the guesses). A line that holds the pieces in order holds
+// the key for whoever joins them: redaction undoes a prefix mangled, a key
+// cut short or padded, characters escaped or typed in fullwidth, not a key
+// taken apart.
 
-// redactMinRun is the shortest run of base62 characters after a token
-// prefix that is redacted. It is less than a key's 36 so that a key with
-// characters lost is redacted too: 30 are a whole random part, whose
-// checksum anyone can compute, and a shorter run leaves at least 7
-// characters (41 bits) to guess against the failure limiter.
+// redactMinRun is the fewest letters and digits of a segment that is
+// redacted. It is less than a key's 36 so that a key with characters lost
+// is redacted too: 30 are a whole random part, whose checksum anyone can
+// compute, and fewer leave at least 7 characters (41 bits) to guess
+// against the failure limiter.
 const redactMinRun = 24
 
-// redactTokens returns s with every run shaped like a token (tkp_ or tks_,
-// the underscore perhaps percent-encoded, then at least redactMinRun base62
-// characters) replaced by its prefix and REDACTED. The checksum is not
-// checked: a mistyped key is as secret as a good one. Without "tk" in s it
-// returns s itself and allocates nothing.
+// redactTokens returns s with every segment that may be a token's secret,
+// whole or cut (see above), replaced by REDACTED. The checksum is not
+// checked: a mistyped key is as secret as a good one. Without such a
+// segment in s it returns s itself and allocates nothing.
 func redactTokens(s string) string {
 	r, _ := redact(s)
 	return r
@@ -30,79 +73,212 @@ func redactTokens(s string) string {
 
 // redact is redactTokens, and whether it changed anything.
 func redact(s string) (string, bool) {
-	i := strings.Index(s, "tk")
+	i, j := nextSecret(s, 0)
 	if i < 0 {
 		return s, false
 	}
 	var b strings.Builder
+	b.Grow(len(s))
 	done := 0 // s[:done] is in b
 	for i >= 0 {
-		if end, ok := tokenAt(s, i); ok {
-			if b.Len() == 0 {
-				b.Grow(len(s))
-			}
-			b.WriteString(s[done:i])
-			b.WriteString(s[i : i+3])
-			b.WriteString("_REDACTED")
-			done, i = end, end
-		} else {
-			i += 2
-		}
-		j := strings.Index(s[i:], "tk")
-		if j < 0 {
-			break
-		}
-		i += j
-	}
-	if done == 0 {
-		return s, false
+		b.WriteString(s[done:i])
+		b.WriteString("REDACTED")
+		done = j
+		i, j = nextSecret(s, j)
 	}
 	b.WriteString(s[done:])
 	return b.String(), true
 }
 
-// tokenAt reports whether a token-shaped run starts at s[i:], where "tk"
-// is, and where it ends.
-func tokenAt(s string, i int) (end int, ok bool) {
-	j := prefixEnd(s, i)
-	if j < 0 {
-		return 0, false
-	}
-	k := j
-	for k < len(s) && isBase62(s[k]) {
-		// Adjacent keys: once this run is long enough to go, the next key
-		// starts where its prefix does, and is redacted as a key of its own.
-		if k-j >= redactMinRun && s[k] == 't' && prefixEnd(s, k) > 0 {
-			break
-		}
-		k++
-	}
-	return k, k-j >= redactMinRun
+// hasSecret reports whether redact would change s.
+func hasSecret(s string) bool {
+	i, _ := nextSecret(s, 0)
+	return i >= 0
 }
 
-// prefixEnd is where the token prefix at s[i:] ends (after tkp_, tks_,
-// tkp%5F or tks%5f), or -1 if there is none.
-func prefixEnd(s string, i int) int {
-	if len(s)-i < 4 || s[i] != 't' || s[i+1] != 'k' || s[i+2] != 'p' && s[i+2] != 's' {
-		return -1
+// nextSecret returns the bounds of the first part of s[from:] to redact,
+// or -1, -1. A segment starts at from, if it is not a separator.
+//
+// Most lines have no segment of redactMinRun bytes, and are looked at a
+// window of redactMinRun bytes at a time, from its last byte back: an
+// ASCII separator (a slash, a dot, a space) means that no segment crosses
+// it, and the next window starts after it. Only a window with none is
+// looked at character by character.
+func nextSecret(s string, from int) (int, int) {
+	i := from
+	for i+redactMinRun <= len(s) {
+		k := i + redactMinRun - 1
+		for k >= i && byteClass[s[k]] != separator {
+			k--
+		}
+		if k >= i {
+			i = k + 1
+			continue
+		}
+		e := i + redactMinRun
+		for e < len(s) && byteClass[s[e]] != separator {
+			e++
+		}
+		if a, b := secretBetween(s, i, e); a >= 0 {
+			return a, b
+		}
+		i = e + 1 // s[e] is a separator
 	}
-	switch j := i + 3; {
-	case s[j] == '_':
-		return j + 1
-	case len(s)-j >= 3 && s[j] == '%' && s[j+1] == '5' && (s[j+2] == 'F' || s[j+2] == 'f'):
-		return j + 3
+	return -1, -1
+}
+
+// byteClass tells what a byte may be in a segment: an ASCII letter or
+// digit, %, or a byte of a character beyond ASCII, which may be a
+// fullwidth letter or digit; or else a separator.
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case isBase62(byte(c)):
+			t[c] = alnum
+		case c == '%':
+			t[c] = percent
+		case c >= 0x80:
+			t[c] = beyondASCII
+		}
 	}
-	return -1
+	return t
+}()
+
+const (
+	separator = iota
+	alnum
+	percent
+	beyondASCII
+)
+
+// secretBetween looks for a segment to redact in s[i:e], where no ASCII
+// separator is, and returns the bounds of what to redact, or -1, -1.
+func secretBetween(s string, i, e int) (int, int) {
+	for k := i; k < e; {
+		start, n := k, 0 // n letters and digits in s[start:k]
+	segment:
+		for k < e {
+			switch byteClass[s[k]] {
+			case alnum:
+				k++
+				n++
+			case percent:
+				k++
+			default:
+				if !fullwidthAt(s, k) {
+					break segment
+				}
+				k += 3
+				n++
+			}
+		}
+		if n >= redactMinRun {
+			if a, b, ok := secretIn(s, start, k, n); ok {
+				return a, b
+			}
+		}
+		if k == start {
+			k++ // a separator beyond ASCII, or a byte of one
+		}
+	}
+	return -1, -1
+}
+
+// fullwidthAt tells whether a fullwidth letter or digit, 3 bytes of UTF-8,
+// is at s[k:]: U+FF10–FF19 (EF BC 90–99), U+FF21–FF3A (EF BC A1–BA) or
+// U+FF41–FF5A (EF BD 81–9A).
+func fullwidthAt(s string, k int) bool {
+	if k+2 >= len(s) || s[k] != 0xEF {
+		return false
+	}
+	c1, c2 := s[k+1], s[k+2]
+	return c1 == 0xBC && (0x90 <= c2 && c2 <= 0x99 || 0xA1 <= c2 && c2 <= 0xBA) || c1 == 0xBD && 0x81 <= c2 && c2 <= 0x9A
 }
 
 func isBase62(c byte) bool {
 	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }
 
+// secretIn decides on the segment s[start:end] of n letters and digits, n
+// at least redactMinRun: whether to redact it, and which part.
+func secretIn(s string, start, end, n int) (int, int, bool) {
+	afterPrefix := start >= 4 && s[start-1] == '_' && isKeyPrefix(s[start-4:start-1])
+	// A prefix with its underscore escaped is kept: tkp%5F, tkp%255F.
+	if p := escapedPrefixEnd(s[start:end]); p > 0 && n-(p-1) >= redactMinRun {
+		start, n, afterPrefix = start+p, n-(p-1), true
+	}
+	if hexOnly(s[start:end]) && !afterPrefix && !isKeySecret(s[start:end]) {
+		return 0, 0, false
+	}
+	// Adjacent keys: once this segment is long enough to go, the next
+	// key's prefix at its end (…tks_) is kept, as that key's own.
+	if n-3 >= redactMinRun && isKeyPrefix(s[end-3:end]) && end < len(s) && s[end] == '_' {
+		end -= 3
+	}
+	return start, end, true
+}
+
+// isKeyPrefix tells whether p is tkp or tks, in any case.
+func isKeyPrefix(p string) bool {
+	return len(p) == 3 && p[0]|0x20 == 't' && p[1]|0x20 == 'k' && (p[2]|0x20 == 'p' || p[2]|0x20 == 's')
+}
+
+// escapedPrefixEnd is the length of the prefix at the start of seg with
+// its underscore escaped up to three times (tkp%5F, tkp%255F, tkp%25255F,
+// any case), or 0 if there is none. More escaping than that is redacted
+// with the key, so that what is kept stays short of redactMinRun.
+func escapedPrefixEnd(seg string) int {
+	if len(seg) < 6 || !isKeyPrefix(seg[:3]) || seg[3] != '%' {
+		return 0
+	}
+	for i := 4; i <= 8 && i+2 <= len(seg); i += 2 {
+		switch seg[i : i+2] {
+		case "5F", "5f":
+			return i + 2
+		case "25":
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// hexOnly tells whether r is hexadecimal digits of one case, as hashes and
+// object ids are written: such a segment is kept unless a prefix or a
+// checksum says it is a key. 24 characters of a key are hexadecimal digits
+// of one case once in 10^14 (2·(16/62)^24), its 36 once in 10^21.
+func hexOnly(r string) bool {
+	var lower, upper bool
+	for i := 0; i < len(r); i++ {
+		switch c := r[i]; {
+		case '0' <= c && c <= '9':
+		case 'a' <= c && c <= 'f':
+			lower = true
+		case 'A' <= c && c <= 'F':
+			upper = true
+		default:
+			return false
+		}
+	}
+	return !(lower && upper)
+}
+
+// isKeySecret tells whether r is the 36 characters after the prefix of a
+// token whose checksum holds: a key's secret is known without its prefix.
+// Only a hexadecimal segment needs the test; any other is redacted anyway.
+func isKeySecret(r string) bool {
+	if len(r) != 36 {
+		return false
+	}
+	_, p := store.ParseTokenText("tkp_" + r)
+	_, s := store.ParseTokenText("tks_" + r)
+	return p || s
+}
+
 // RedactingHandler wraps h so that no message, attribute key or value it
 // is given reaches h with a token's text in it: the access log, error
 // lines, the HTTP server's own messages and whatever logs through it later.
-// A record with no "tk" in it is passed on as it is.
+// A record with nothing to redact is passed on as it is.
 func RedactingHandler(h slog.Handler) slog.Handler {
 	if _, ok := h.(redactingHandler); ok {
 		return h
@@ -148,15 +324,15 @@ func (h redactingHandler) WithGroup(name string) slog.Handler {
 	return redactingHandler{h.next.WithGroup(redactTokens(name))}
 }
 
-// mayHoldToken is a quick look for "tk" in an attribute: most have none,
-// and then the record goes on as it is.
+// mayHoldToken is a quick look for a run to redact in an attribute: most
+// have none, and then the record goes on as it is.
 func mayHoldToken(a slog.Attr) bool {
-	if strings.Contains(a.Key, "tk") {
+	if hasSecret(a.Key) {
 		return true
 	}
 	switch a.Value.Kind() {
 	case slog.KindString:
-		return strings.Contains(a.Value.String(), "tk")
+		return hasSecret(a.Value.String())
 	case slog.KindGroup:
 		for _, ga := range a.Value.Group() {
 			if mayHoldToken(ga) {
