@@ -392,27 +392,7 @@ func TestAPIErrorCodesAreDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Components struct {
-			Schemas struct {
-				Error struct {
-					Properties struct {
-						Error struct {
-							Properties struct {
-								Code struct {
-									Enum []string `json:"enum"`
-								} `json:"code"`
-							} `json:"properties"`
-						} `json:"error"`
-					} `json:"properties"`
-				} `json:"Error"`
-			} `json:"schemas"`
-		} `json:"components"`
-	}
-	if err := stdjson.Unmarshal(openAPI, &doc); err != nil {
-		t.Fatal(err)
-	}
-	documented := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	documented := openAPIErrorCodes(t)
 	sent := map[string]*apiResponse{
 		"invalid_request":          app.apiGet(t, "/api/v1/tokens?limit=0", keyOf(key)),
 		"invalid_token":            app.apiGet(t, "/api/v1/token", "nope"),
@@ -433,4 +413,30 @@ func TestAPIErrorCodesAreDocumented(t *testing.T) {
 			t.Errorf("OpenAPI's error codes %q lack %q", documented, e.Code)
 		}
 	}
+}
+
+// openAPIErrorCodes are the error codes the OpenAPI document lists.
+func openAPIErrorCodes(t *testing.T) []string {
+	t.Helper()
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `json:"enum"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Error"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := stdjson.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -177,7 +178,13 @@ type permFixture struct {
 
 func newPermFixture(t *testing.T) *permFixture {
 	t.Helper()
-	f := &permFixture{testApp: newTestApp(t)}
+	return newPermFixtureOn(t, filepath.Join(t.TempDir(), "tokend.db"))
+}
+
+// newPermFixtureOn is newPermFixture on the store at dsn.
+func newPermFixtureOn(t *testing.T, dsn string) *permFixture {
+	t.Helper()
+	f := &permFixture{testApp: newTestAppOn(t, dsn, nil)}
 	for o := range numObjects {
 		var tok store.Token
 		switch o {

@@ -795,28 +795,3 @@ func TestPermissionMatrixOnPostgres(t *testing.T) {
 		})
 	}
 }
-
-// newPermFixtureOn is newPermFixture on the store at dsn.
-func newPermFixtureOn(t *testing.T, dsn string) *permFixture {
-	t.Helper()
-	f := &permFixture{testApp: newTestAppOn(t, dsn, nil)}
-	for o := range numObjects {
-		var tok store.Token
-		switch o {
-		case maxPersonal:
-			tok, _ = f.createToken(f.member, store.KindPersonal, o.String())
-		case miaPersonal:
-			tok, _ = f.createToken(f.member2, store.KindPersonal, o.String())
-		case anaPersonal:
-			tok, _ = f.createToken(f.owner, store.KindPersonal, o.String())
-		case acmeSystem:
-			tok, _ = f.createToken(f.owner, store.KindSystem, o.String(), store.RoleVideo)
-		case globexSystem:
-			tok, _ = f.createToken(f.otherOwner, store.KindSystem, o.String(), store.RoleViewer)
-		case gusPersonal:
-			tok, _ = f.createToken(f.otherOwner, store.KindPersonal, o.String())
-		}
-		f.ids[o], f.hints[o] = tok.ID, tok.Hint()
-	}
-	return f
-}

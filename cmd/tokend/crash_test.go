@@ -251,23 +251,7 @@ func TestSIGKILLKeepsEveryAcknowledgedToken(t *testing.T) {
 		})
 	}
 
-	// Kill once enough creates are acknowledged and some are on their way.
-	deadline := time.Now().Add(15 * time.Second)
-	for ackCount.Load() < killAfter || inFlight.Load() == 0 {
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	inFlightAtKill := inFlight.Load()
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	err := s.waitExit(t, 10*time.Second)
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("tokend serve ended with %v, want killed by SIGKILL", err)
-	}
+	inFlightAtKill := s.killWhenBusy(t, &ackCount, &inFlight, killAfter)
 	wg.Wait()
 	for _, p := range problems {
 		t.Error(p)
@@ -560,4 +544,25 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 			t.Errorf("a key made during the shutdown does not verify: %v", err)
 		}
 	}
+}
+
+// killWhenBusy SIGKILLs the server once killAfter creates are acknowledged
+// and some are on their way (or 15 s have passed), waits until it is gone,
+// and returns how many were in flight at the kill.
+func (c *childServer) killWhenBusy(t *testing.T, acked, inFlight *atomic.Int64, killAfter int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for (acked.Load() < killAfter || inFlight.Load() == 0) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	inFlightAtKill := inFlight.Load()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := c.waitExit(t, 10*time.Second)
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("tokend serve ended with %v, want killed by SIGKILL", err)
+	}
+	return inFlightAtKill
 }

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -612,19 +611,7 @@ func killMidStream(t *testing.T, client *http.Client, victim, survivor *childSer
 			}
 		})
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for (ackCount.Load() < killAfter || inFlight.Load() == 0) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	inFlightAtKill := inFlight.Load()
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	err := victim.waitExit(t, 10*time.Second)
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("B ended with %v, want killed by SIGKILL", err)
-	}
+	inFlightAtKill := victim.killWhenBusy(t, &ackCount, &inFlight, killAfter)
 	wg.Wait()
 	for _, p := range problems {
 		t.Error(p)
