@@ -74,7 +74,7 @@ func (d *DB) CopyTo(ctx context.Context, to *DB) (CopyCounts, error) {
 		if err := dst.QueryRow(ctx, `SELECT count(*) FROM `+t.name).Scan(&n); err != nil {
 			return nil, err
 		} else if n > 0 {
-			return nil, Errorf(ECONFLICT, "the target database is not empty: its %s table has %d rows", t.name, n)
+			return nil, Errorf(ECONFLICT, "the target database is not empty: its %s table has %d rows (copy into a new database, before any tokend has served on it)", t.name, n)
 		}
 	}
 

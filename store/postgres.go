@@ -204,8 +204,9 @@ func (s *listenSignal) start() {
 type listenSignal struct {
 	b     *postgresBackend
 	d     *DB
-	id    string    // this instance's row in instances
-	conn  *pgx.Conn // the listening connection, until run takes it
+	id    string        // this instance's row in instances
+	pid   atomic.Uint32 // the server process of the listening connection
+	conn  *pgx.Conn     // the listening connection, until run takes it
 	count atomic.Uint64
 	// up is whether the listening connection is open. While it is not,
 	// the background check runs more often, as the only news of changes.
@@ -222,28 +223,31 @@ type listenSignal struct {
 func (s *listenSignal) load() uint64    { return s.count.Load() }
 func (s *listenSignal) listening() bool { return s.up.Load() }
 
-// publishWait bounds how long a change waits for the instances to apply it.
-const publishWait = 250 * time.Millisecond
+// publishWait bounds how long a change waits for the instances to apply
+// it. Listening instances apply it in a millisecond or two; one that has
+// lost its listening connection applies it at its next background check
+// (every 250 ms) and says so at its next heartbeat (every 250 ms while it
+// cannot listen), so a second covers it too.
+const publishWait = time.Second
 
 // publish waits, at most publishWait, until every live instance has
 // applied change seq, which was sent with the commit: first until this
 // instance's own listener has heard it, then until every other instance
 // that said it was alive in the last few seconds has recorded that its
 // cache reflects it. So once a revoke is acknowledged to whoever made it,
-// every instance refuses the token on its next request. An instance that
-// does not answer in time (its listening connection lost, say) is not
-// waited for longer: its background check finds the change within a
-// second, four times a second while it cannot listen.
+// every instance refuses the token on its next request, those that have
+// lost their listening connection included. An instance that does not
+// answer within publishWait (its database connection gone, say) is not
+// waited for longer.
 func (s *listenSignal) publish(seq int64) error {
 	deadline := time.NewTimer(publishWait)
 	defer deadline.Stop()
-	for {
+	// This instance's own listener first (unless it is down: then the
+	// others are waited for all the same; the notification went out).
+	for s.up.Load() {
 		s.heardMu.Lock()
 		heard, ch := s.heardSeq, s.heardCh
 		s.heardMu.Unlock()
-		if !s.up.Load() {
-			return nil
-		}
 		if heard >= seq {
 			break
 		}
@@ -271,6 +275,7 @@ func (s *listenSignal) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.pid.Store(conn.PgConn().PID())
 	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{s.b.channel}.Sanitize()); err != nil {
 		conn.Close(ctx)
 		return nil, err
@@ -344,8 +349,11 @@ func (s *listenSignal) ack(ctx context.Context) error {
 
 // heartbeat says once a second that this instance is alive, and forgets
 // instances not heard of for an hour.
+// While this instance cannot listen, it acks every tick what its
+// background check has applied, so that an instance waiting on a change
+// hears within half a second that this one has it too.
 func (s *listenSignal) heartbeat() {
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(backgroundTick)
 	defer tick.Stop()
 	for n := 0; ; n++ {
 		select {
@@ -353,8 +361,11 @@ func (s *listenSignal) heartbeat() {
 			return
 		case <-tick.C:
 		}
+		if n%backgroundEvery != 0 && s.up.Load() {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if s.ack(ctx) == nil && n%600 == 0 {
+		if s.ack(ctx) == nil && n%(600*backgroundEvery) == 0 {
 			s.b.pool.Exec(ctx, `DELETE FROM instances WHERE seen_at < now() - interval '1 hour'`)
 		}
 		cancel()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Writers on several handles (on PostgreSQL, several instances) racing for
@@ -117,5 +118,48 @@ func TestLookupsOfTextNoDatabaseHolds(t *testing.T) {
 	}
 	if ms, err := o.db.Members(ctx, "Acme\x00"); err != nil || len(ms) != 0 {
 		t.Errorf("Members(NUL) = %v, %v; want none", ms, err)
+	}
+}
+
+// An instance that has lost its listening connection still refuses a token
+// revoked elsewhere by the time that revoke is acknowledged: the revoking
+// instance waits until every live instance has applied the change.
+func TestRevokeWaitsForAnInstanceThatCannotListen(t *testing.T) {
+	t.Parallel()
+	if !onPostgres {
+		t.Skip("PostgreSQL only: on SQLite the signal is a file every process reads")
+	}
+	o := newTwoOrgs(t)
+	ctx := context.Background()
+	other := openAgain(t, o.db, o.clock)
+	deaf := other.signal.(*listenSignal)
+	for round := range 4 {
+		tok, text := addToken(t, o.db, o.alice, KindPersonal, fmt.Sprintf("round %d", round))
+		verify(t, other, text) // cached there
+		// The revoker too, in every other round: it then cannot hear its
+		// own change back, and must still wait for the others.
+		cut := []*listenSignal{deaf}
+		if round%2 == 1 {
+			cut = append(cut, o.db.signal.(*listenSignal))
+		}
+		for _, s := range cut {
+			if _, err := o.db.w.ExecContext(ctx, `SELECT pg_terminate_backend(?)`, int64(s.pid.Load())); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(5 * time.Second); s.listening(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the listening connection was not lost")
+				}
+			}
+		}
+		revoke(t, o.db, o.alice, tok.ID)
+		wantRefused(t, other, string(text), ErrTokenRevoked)
+		for _, s := range cut {
+			for deadline := time.Now().Add(5 * time.Second); !s.listening(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the listening connection did not come back")
+				}
+			}
+		}
 	}
 }

@@ -68,6 +68,9 @@ func IsPostgres(dsn string) bool {
 // migrations it has not seen yet. libpq's PG* environment variables fill in
 // what a PostgreSQL URL leaves out.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, errors.New("no database given: a SQLite file or a postgres:// URL")
+	}
 	open := openSQLite
 	if IsPostgres(dsn) {
 		open = openPostgres

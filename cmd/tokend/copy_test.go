@@ -404,3 +404,28 @@ func TestDBCopyRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A SQLite database that keeps its session key in FILE.session-key, as
+// releases before the key moved into the database did: the copy takes the
+// key along, so browsers signed in stay signed in on PostgreSQL.
+func TestDBCopyTakesTheSessionKeyFile(t *testing.T) {
+	dsn := storetest.Postgres(t)
+	src := tempDBPath(t)
+	if r := runTokend(t, map[string]string{"TOKEND_PASSWORD": testPassword}, "", "user", "add", "--db", src,
+		"--org", "Acme", "--email", "ana@acme.test", "--name", "Ana", "--role", "owner"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	key := []byte("an old session key of more than thirty-two bytes")
+	if err := os.WriteFile(src+".session-key", append(key, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runTokend(t, nil, "", "db", "copy", "--from", src, "--to", dsn)
+	if r.err != nil || !strings.Contains(r.stdout, "browsers stay signed in") {
+		t.Fatalf("db copy: %q, %v; want the session key copied", r.stdout, r.err)
+	}
+	db := openDB(t, dsn)
+	got, err := db.SessionKey(context.Background(), func() []byte { return []byte("a new key, which must not be made") })
+	if err != nil || string(got) != string(key) {
+		t.Errorf("session key on PostgreSQL = %q, %v; want the file's", got, err)
+	}
+}

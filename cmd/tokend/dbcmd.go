@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,7 @@ func dbMigrate(ctx context.Context, args []string, getenv env, stdout, stderr io
 		return fmt.Errorf("db migrate: %w", err)
 	}
 	defer db.Close()
-	fmt.Fprintf(stdout, "database %s is up to date\n", db)
+	fmt.Fprintf(stdout, "database %s: every migration is applied\n", db)
 	return nil
 }
 
@@ -82,6 +83,17 @@ func dbCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("db copy: %s", errorText(err))
 	}
 	fmt.Fprintf(stdout, "copied %s from %s to %s in %s\n", counts, src, dst, time.Since(start).Round(time.Millisecond))
+	// A database from before the key was kept in it has its session key in
+	// a file beside it: the copy takes it along, or every browser signed in
+	// would have to sign in again.
+	if legacy, err := os.ReadFile(*from + ".session-key"); err == nil {
+		key := bytes.TrimSpace(legacy)
+		if got, err := dst.SessionKey(ctx, func() []byte { return key }); err != nil {
+			return fmt.Errorf("db copy: session key: %w", err)
+		} else if bytes.Equal(got, key) {
+			fmt.Fprintf(stdout, "copied the session key from %s.session-key: browsers stay signed in\n", *from)
+		}
+	}
 	return nil
 }
 

@@ -237,11 +237,11 @@ func TestPostgresCLI(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("PostgreSQL migrations: %v, %v", files, err)
 	}
-	upToDate := regexp.MustCompile(`^database postgres://\S+ is up to date\n$`)
+	upToDate := regexp.MustCompile(`^database postgres://\S+: every migration is applied\n$`)
 	for i := range 2 {
 		r := ok(nil, "", "db", "migrate")
 		if !upToDate.MatchString(r.stdout) {
-			t.Errorf("db migrate (run %d) printed %q, want \"database postgres://… is up to date\"", i+1, r.stdout)
+			t.Errorf("db migrate (run %d) printed %q, want \"database postgres://…: every migration is applied\"", i+1, r.stdout)
 		}
 		if n := pgCount(t, dsn, "migrations"); n != int64(len(files)) {
 			t.Errorf("after db migrate run %d: %d migrations recorded, want %d", i+1, n, len(files))
