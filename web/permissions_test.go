@@ -370,6 +370,12 @@ func permCases() []permCase {
 // unchanged, and a cell that changed it anyway throws the fixture away, so
 // no cell ever sees another's effect.
 func TestPermissionMatrix(t *testing.T) {
+	runPermissionMatrix(t, func(t *testing.T) string { return filepath.Join(t.TempDir(), "tokend.db") })
+}
+
+// runPermissionMatrix runs every cell on databases made by dsn, one for
+// each fixture.
+func runPermissionMatrix(t *testing.T, dsn func(t *testing.T) string) {
 	cases := permCases()
 	for a := range numActors {
 		t.Run(a.String(), func(actorT *testing.T) {
@@ -385,10 +391,10 @@ func TestPermissionMatrix(t *testing.T) {
 					var c *client
 					switch {
 					case pc.want.changesStore():
-						f = newPermFixture(t)
+						f = newPermFixtureOn(t, dsn(t))
 						c = f.browser(a)
 					case shared == nil:
-						shared = newPermFixture(actorT)
+						shared = newPermFixtureOn(actorT, dsn(actorT))
 						shared.t = t
 						sharedClient = shared.browser(a)
 						fallthrough

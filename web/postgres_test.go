@@ -761,37 +761,5 @@ func smokeLastUsed(t *testing.T, app *smokeApp) {
 // one shared per actor for the rest.
 func TestPermissionMatrixOnPostgres(t *testing.T) {
 	storetest.Postgres(t) // skips, or fails, without a test PostgreSQL
-	cases := permCases()
-	for a := range numActors {
-		t.Run(a.String(), func(actorT *testing.T) {
-			actorT.Parallel()
-			var shared *permFixture
-			var sharedClient *client
-			for _, pc := range cases {
-				if pc.actor != a {
-					continue
-				}
-				actorT.Run(pc.name(), func(t *testing.T) {
-					var f *permFixture
-					var c *client
-					switch {
-					case pc.want.changesStore():
-						f = newPermFixtureOn(t, storetest.Postgres(t))
-						c = f.browser(a)
-					case shared == nil:
-						shared = newPermFixtureOn(actorT, storetest.Postgres(actorT))
-						shared.t = t
-						sharedClient = shared.browser(a)
-						fallthrough
-					default:
-						f, c = shared, sharedClient
-						f.t, c.t = t, t
-					}
-					if f.runCell(t, c, pc) && f == shared {
-						shared = nil
-					}
-				})
-			}
-		})
-	}
+	runPermissionMatrix(t, func(t *testing.T) string { return storetest.Postgres(t) })
 }
