@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 )
 
 // SessionKey is the secret session cookies are signed and encrypted with
@@ -27,4 +28,27 @@ func (d *DB) setting(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
 	err := d.w.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
 	return v, err
+}
+
+// Readiness is whether this process can do its work now: the database
+// answers, and changes made elsewhere reach it (on PostgreSQL, its
+// listening connection is open; on SQLite, always).
+type Readiness struct {
+	Database, ChangeSignal error
+}
+
+// Ready reports whether d can serve every request now, not only those its
+// cache answers; see Readiness. It waits at most timeout for the database.
+func (d *DB) Ready(ctx context.Context, timeout time.Duration) Readiness {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var r Readiness
+	var one int
+	if err := d.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		r.Database = d.unavailableOr(err)
+	}
+	if !d.signal.listening() {
+		r.ChangeSignal = errors.New("not listening for changes")
+	}
+	return r
 }

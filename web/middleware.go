@@ -56,7 +56,7 @@ func csrf() echo.MiddlewareFunc {
 				// Bearer tokens are not sent by browsers on their own, so
 				// the API needs no CSRF token.
 				p := c.Request().URL.Path
-				return strings.HasPrefix(p, "/static/") || p == "/healthz" || isAPI(c)
+				return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || isAPI(c)
 			},
 			TokenLookup:    "form:" + csrfField + ",header:" + echo.HeaderXCSRFToken,
 			CookieName:     csrfCookie,

@@ -22,6 +22,7 @@ func (s *Server) routes(accessLog bool) {
 	e.Use(csrf())
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles(static.FS))))
 
 	// Pages, for people signed in with a browser.

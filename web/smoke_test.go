@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,5 +31,29 @@ func TestOwnerCreatesPersonalTokenAndSeesItOnce(t *testing.T) {
 	again := c.get("/tokens")
 	if again.has(`[data-testid=new-key]`) || again.body == "" || strings.Contains(again.body, key) {
 		t.Errorf("the key is shown again after reload")
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	res, err := http.Get(app.server.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || string(body) != `{"status":"ready","database":"ok","change_signal":"ok"}`+"\n" {
+		t.Errorf("GET /readyz: %d %s, want 200 ready", res.StatusCode, body)
+	}
+	app.db.Close() // a database that no longer answers
+	res, err = http.Get(app.server.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ = io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"status":"not ready"`) {
+		t.Errorf("GET /readyz after the database closed: %d %s, want 503 not ready", res.StatusCode, body)
 	}
 }

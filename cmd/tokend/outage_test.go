@@ -284,6 +284,11 @@ func TestPostgresOutage(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz during the outage: %d %s, want 200", res.StatusCode, body)
 	}
+	// Alive, but not ready: a load balancer should send new work elsewhere.
+	res, body = fetch(t, browser(t), http.MethodGet, base+"/readyz", nil)
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"database":"unreachable"`) || res.Header.Get("Retry-After") == "" {
+		t.Errorf("GET /readyz during the outage: %d %s, want 503 saying the database is unreachable", res.StatusCode, body)
+	}
 
 	// The outage is logged once, when the server notices it.
 	deadline := time.Now().Add(10 * time.Second)
@@ -325,6 +330,16 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("after PostgreSQL came back, K2 worked at try %d (answers: %v)", attempts, statuses)
+	// Ready again once it listens again (within a bounded time).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		res, body := fetch(t, browser(t), http.MethodGet, base+"/readyz", nil)
+		if res.StatusCode == http.StatusOK && strings.Contains(body, `"change_signal":"ok"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz 10 s after PostgreSQL came back: %d %s, want 200", res.StatusCode, body)
+		}
+	}
 
 	// The revoke tried during the outage did not happen; one now does, and
 	// holds at once.
