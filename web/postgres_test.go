@@ -86,7 +86,7 @@ func smokeChecks() []smokeCheck {
 		{"API introspection", smokeIntrospect},
 		{"forward auth with roles", smokeAuthVerify},
 		{"a member removed in the store is refused at once", smokeRemovedMember},
-		{"an expired token is refused", smokeExpired},
+		{"an expired token is refused", func(t *testing.T, app *smokeApp) { checkAPIExpiryAtItsBoundary(t, app.testApp) }},
 		{"last used shows on the page after FlushLastUsed", smokeLastUsed},
 	}
 }
@@ -672,40 +672,6 @@ func smokeRemovedMember(t *testing.T, app *smokeApp) {
 	if want := map[int64]string{adiTok.ID: "member_left", maxTok.ID: "member_left"}; !maps.Equal(reasons, want) {
 		t.Errorf("revoked: %v, want %v", reasons, want)
 	}
-}
-
-func smokeExpired(t *testing.T, app *smokeApp) {
-	exp := app.now.Add(48 * time.Hour)
-	_, key := app.createExpiring(t, app.member, store.KindPersonal, "two days", exp)
-	_, sysKey := app.createExpiring(t, app.owner, store.KindSystem, "sys two days", exp, store.RoleVideo)
-	_, adminKey := app.createToken(app.owner, store.KindPersonal, "ana-admin")
-	for _, k := range []string{keyOf(key), keyOf(sysKey)} {
-		var p wirePrincipal
-		app.apiGet(t, "/api/v1/token", k).ok(t, http.StatusOK, &p)
-		if p.ExpiresAt == nil || !p.ExpiresAt.Equal(exp) {
-			t.Errorf("expires_at %v, want %v", p.ExpiresAt, exp)
-		}
-	}
-	app.setNow(exp.Add(-time.Second))
-	for _, k := range []string{keyOf(key), keyOf(sysKey)} {
-		app.apiGet(t, "/auth/verify", k).ok(t, http.StatusOK, nil)
-	}
-	app.setNow(exp)
-	for _, k := range []string{keyOf(key), keyOf(sysKey)} {
-		app.apiGet(t, "/api/v1/token", k).refusal(t, http.StatusUnauthorized, "expired_token")
-		app.apiGet(t, "/auth/verify", k).refusal(t, http.StatusUnauthorized, "expired_token")
-	}
-	if m := app.introspect(t, adminKey, keyOf(key), false).object(t); !maps.Equal(m, map[string]any{"active": false}) {
-		t.Errorf("introspection at expiry: %v", m)
-	}
-	if got := app.list(t, keyOf(adminKey), "state=expired").names(); !slices.Equal(got, sortedStrings("two days", "sys two days")) {
-		t.Errorf("state=expired lists %q", got)
-	}
-	if got := app.list(t, keyOf(adminKey), "state=active").names(); !slices.Equal(got, []string{"ana-admin"}) {
-		t.Errorf("state=active lists %q", got)
-	}
-	app.setNow(exp.Add(-time.Second))
-	app.apiGet(t, "/api/v1/token", keyOf(key)).ok(t, http.StatusOK, nil)
 }
 
 func smokeLastUsed(t *testing.T, app *smokeApp) {
