@@ -75,15 +75,29 @@ var errTokenInURL = invalidRequest("access_token",
 
 // authenticate checks the request's bearer token.
 func (s *Server) authenticate(c echo.Context) (store.Principal, error) {
+	p, _, err := s.authenticateQuery(c)
+	return p, err
+}
+
+// authenticateQuery is authenticate, and the query it read on the way (nil
+// for none), so that a route reading the query does not parse it again.
+func (s *Server) authenticateQuery(c echo.Context) (store.Principal, url.Values, error) {
+	var q url.Values
 	if c.Request().URL.RawQuery != "" {
-		q, err := strictQuery(c)
-		if err != nil {
-			return store.Principal{}, err
+		var err error
+		if q, err = strictQuery(c); err != nil {
+			return store.Principal{}, nil, err
 		}
 		if q.Has("access_token") {
-			return store.Principal{}, errTokenInURL
+			return store.Principal{}, nil, errTokenInURL
 		}
 	}
+	p, err := s.bearerPrincipal(c)
+	return p, q, err
+}
+
+// bearerPrincipal checks the one bearer token of the request.
+func (s *Server) bearerPrincipal(c echo.Context) (store.Principal, error) {
 	h := c.Request().Header[echo.HeaderAuthorization]
 	if len(h) > 1 {
 		return store.Principal{}, errTwoAuthorizations
@@ -685,15 +699,13 @@ func (s *Server) verifyOriginalPath(c echo.Context) error {
 }
 
 func (s *Server) forwardAuth(c echo.Context, onlyRole bool) error {
-	p, err := s.authenticate(c)
+	p, q, err := s.authenticateQuery(c)
 	if err != nil {
 		return err
 	}
-	q, err := strictQuery(c)
-	if err != nil {
-		return err
-	}
-	if onlyRole {
+	if onlyRole && (len(q) > 1 || len(q) == 1 && !q.Has("role")) {
+		// The sort only when refusing: it names the same parameter
+		// whatever the map's order.
 		for _, k := range slices.Sorted(maps.Keys(q)) {
 			if k != "role" {
 				return invalidRequest(k, k+" is not a parameter /auth/verify takes; it takes role, once for each role required.")

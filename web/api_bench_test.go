@@ -75,3 +75,40 @@ func BenchmarkIntrospect(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkForwardAuthWithRole is GET /auth/verify?role=video through the
+// whole router, as a proxy asks it on every request: the query is read
+// once, for the token check and the role.
+func BenchmarkForwardAuthWithRole(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "tokend.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	db.PasswordCost = bcrypt.MinCost
+	srv, err := New(db, Config{SessionKey: []byte("0123456789abcdef0123456789abcdef"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	owner, err := db.CreateMember(ctx, store.NewMember{
+		OrgName: "Acme Streaming", Email: "ana@acme.test", Name: "Ana Owner", Password: testPassword, Roles: []store.Role{store.RoleOwner},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, key, err := db.CreateToken(ctx, owner, store.NewToken{Kind: store.KindSystem, Name: "encoder", Roles: []store.Role{store.RoleVideo}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/auth/verify?role=video", nil)
+		req.Header.Set("Authorization", "Bearer "+string(key))
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
