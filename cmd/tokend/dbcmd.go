@@ -86,12 +86,15 @@ func dbCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// A database from before the key was kept in it has its session key in
 	// a file beside it: the copy takes it along, or every browser signed in
 	// would have to sign in again.
-	if legacy, err := os.ReadFile(*from + ".session-key"); err == nil {
-		key := bytes.TrimSpace(legacy)
+	key, path, err := legacySessionKey(*from)
+	if err != nil {
+		return fmt.Errorf("db copy: %w", err)
+	}
+	if key != nil {
 		if got, err := dst.SessionKey(ctx, func() []byte { return key }); err != nil {
 			return fmt.Errorf("db copy: session key: %w", err)
 		} else if bytes.Equal(got, key) {
-			fmt.Fprintf(stdout, "copied the session key from %s.session-key: browsers stay signed in\n", *from)
+			fmt.Fprintf(stdout, "copied the session key from %s: browsers stay signed in\n", path)
 		}
 	}
 	return nil

@@ -143,17 +143,32 @@ func sessionKey(ctx context.Context, getenv env, db *store.DB) ([]byte, error) {
 		}
 		return check(bytes.TrimSpace(k), path)
 	}
-	if db.Path() != "" {
-		legacy := db.Path() + ".session-key"
-		if k, err := os.ReadFile(legacy); err == nil {
-			return check(bytes.TrimSpace(k), legacy)
-		} else if !errors.Is(err, fs.ErrNotExist) {
+	if k, path, err := legacySessionKey(db.Path()); err != nil || k != nil {
+		if err != nil {
 			return nil, err
 		}
+		return check(k, path)
 	}
 	return db.SessionKey(ctx, func() []byte {
 		b := make([]byte, 32)
 		rand.Read(b)
 		return []byte(hex.EncodeToString(b))
 	})
+}
+
+// legacySessionKey is the session key a SQLite database kept beside it in
+// FILE.session-key before keys were kept in the database, and that file's
+// name; nil when there is none (or the database is not a file).
+func legacySessionKey(dbPath string) (key []byte, path string, err error) {
+	if dbPath == "" {
+		return nil, "", nil
+	}
+	path = dbPath + ".session-key"
+	k, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, path, nil
+	} else if err != nil {
+		return nil, path, err
+	}
+	return bytes.TrimSpace(k), path, nil
 }
