@@ -19,10 +19,14 @@ type backend interface {
 	// dollarParams is whether placeholders are $1, $2… rather than ?.
 	dollarParams() bool
 	// migrations are the backend's numbered .sql files, applied in name
-	// order by migrate.
+	// order (DB.migrate).
 	migrations() fs.FS
-	// migrate applies the migrations not yet recorded.
-	migrate(ctx context.Context, d *DB) error
+	// prepareMigrations readies the record of applied migrations.
+	prepareMigrations(ctx context.Context, d *DB) error
+	// migrateFile applies one migration unless it is recorded as applied,
+	// in a transaction of its own, safe against other processes doing the
+	// same at once.
+	migrateFile(ctx context.Context, d *DB, fsys fs.FS, name string) error
 	// openSignal starts the fast signal of changes made by any process.
 	openSignal(ctx context.Context, d *DB) (signal, error)
 	// changing runs inside the transaction that takes change number seq.

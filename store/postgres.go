@@ -92,24 +92,14 @@ func (b *postgresBackend) migrations() fs.FS {
 	return migrationsIn("postgres")
 }
 
-// migrate applies each migration not yet recorded, in its own transaction
-// under an advisory lock of this schema's, so that instances starting
-// together apply each exactly once: the second waits for the lock, then
-// finds the migration recorded.
-func (b *postgresBackend) migrate(ctx context.Context, d *DB) error {
-	fsys := b.migrations()
-	names, err := fs.Glob(fsys, "*.sql")
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		if err := b.migrateFile(ctx, d, fsys, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// prepareMigrations needs nothing: the table that records migrations is
+// made under the advisory lock, by the first migrateFile.
+func (b *postgresBackend) prepareMigrations(ctx context.Context, d *DB) error { return nil }
 
+// migrateFile applies one migration unless it is recorded, in its own
+// transaction under an advisory lock of this schema's, so that instances
+// starting together apply each exactly once: the second waits for the
+// lock, then finds the migration recorded.
 func (b *postgresBackend) migrateFile(ctx context.Context, d *DB, fsys fs.FS, name string) error {
 	tx, err := d.w.DB.BeginTx(ctx, nil)
 	if err != nil {

@@ -76,32 +76,15 @@ func (b *sqliteBackend) migrations() fs.FS {
 	return migrationsIn("sqlite")
 }
 
-// migrate applies each migration not yet recorded, in name order, each in
-// its own transaction.
-func (b *sqliteBackend) migrate(ctx context.Context, d *DB) error {
+// prepareMigrations makes the table that records migrations.
+func (b *sqliteBackend) prepareMigrations(ctx context.Context, d *DB) error {
 	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
 		return err
 	}
 	// Releases before PostgreSQL recorded "migrations/0001_init.sql"; a
 	// migration is named by its file alone now, as on PostgreSQL.
-	if _, err := d.w.ExecContext(ctx, `UPDATE migrations SET name = substr(name, 12) WHERE name LIKE 'migrations/%'`); err != nil {
-		return err
-	}
-	fsys := b.migrations()
-	todo, err := pendingMigrations(fsys, func(name string) (bool, error) {
-		var n int
-		err := d.w.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n)
-		return n > 0, err
-	})
-	if err != nil {
-		return err
-	}
-	for _, name := range todo {
-		if err := b.migrateFile(ctx, d, fsys, name); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := d.w.ExecContext(ctx, `UPDATE migrations SET name = substr(name, 12) WHERE name LIKE 'migrations/%'`)
+	return err
 }
 
 // migrateFile applies one migration with foreign keys off: a migration that

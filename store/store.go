@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +95,7 @@ func (d *DB) start(ctx context.Context) error {
 		d.closeHandles()
 		return err
 	}
-	if err := d.b.migrate(ctx, d); err != nil {
+	if err := d.migrate(ctx); err != nil {
 		return fail(fmt.Errorf("migrate %s: %w", d.b.describe(), err))
 	}
 	var err error
@@ -161,25 +160,23 @@ func migrationsIn(backend string) fs.FS {
 	return sub
 }
 
-// pendingMigrations are the names of the backend's migrations not yet in
-// the migrations table, in order; applied reads that table.
-func pendingMigrations(fsys fs.FS, applied func(name string) (bool, error)) ([]string, error) {
-	names, err := fs.Glob(fsys, "*.sql")
+// migrate applies each of the backend's migrations not yet recorded, in
+// name order, each in its own transaction.
+func (d *DB) migrate(ctx context.Context) error {
+	if err := d.b.prepareMigrations(ctx, d); err != nil {
+		return err
+	}
+	fsys := d.b.migrations()
+	names, err := fs.Glob(fsys, "*.sql") // sorted
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sort.Strings(names)
-	var todo []string
 	for _, name := range names {
-		ok, err := applied(name)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			todo = append(todo, name)
+		if err := d.b.migrateFile(ctx, d, fsys, name); err != nil {
+			return err
 		}
 	}
-	return todo, nil
+	return nil
 }
 
 // applyMigration runs one migration's SQL in tx and records it.
