@@ -1,11 +1,10 @@
 // Package storetest is the test kit that the store, web, cmd and e2e tests
-// share: a fresh PostgreSQL schema or database of its own for every test, and
-// the list of backends a test runs on.
+// share: a fresh SQLite file or PostgreSQL schema of its own for every test.
 //
 // The test PostgreSQL comes from the environment:
 //
 //	TOKEND_TEST_POSTGRES     connection URL of a server where the role may create
-//	                         schemas and databases (make test and .ci/pg-start
+//	                         schemas (make test and .ci/pg-start
 //	                         start one and set it)
 //	TOKEND_REQUIRE_POSTGRES  "1" (set by CI): a missing server fails the tests
 //	                         that need one instead of skipping them
@@ -31,31 +30,6 @@ const (
 	EnvRequirePostgres = "TOKEND_REQUIRE_POSTGRES"
 )
 
-// Backend is one store backend a test can run on. URL gives the --db value
-// of a fresh, empty store for the test t: a file path for SQLite, a
-// postgres:// URL for PostgreSQL.
-type Backend struct {
-	Name string
-	URL  func(t testing.TB) string
-}
-
-// Backends lists the backends to run a test on: "sqlite" always, then
-// "postgres" when TOKEND_TEST_POSTGRES is set or TOKEND_REQUIRE_POSTGRES=1
-// (then a missing server fails the postgres case). Loop over it and run each
-// as a subtest:
-//
-//	for _, b := range storetest.Backends(t) {
-//		t.Run(b.Name, func(t *testing.T) { s := open(t, b.URL(t)); ... })
-//	}
-func Backends(t testing.TB) []Backend {
-	t.Helper()
-	backends := []Backend{{Name: "sqlite", URL: SQLite}}
-	if os.Getenv(EnvPostgres) != "" || os.Getenv(EnvRequirePostgres) == "1" {
-		backends = append(backends, Backend{Name: "postgres", URL: Postgres})
-	}
-	return backends
-}
-
 // SQLite returns the path of a database file that does not exist yet, in a
 // directory of t's own that is removed when t ends.
 func SQLite(t testing.TB) string {
@@ -71,8 +45,8 @@ func SQLite(t testing.TB) string {
 // in it when t ends (after t's later cleanups, such as closing its pool).
 //
 // Schemas share one database: what is database-wide is shared with the tests
-// running beside t, namely LISTEN/NOTIFY channels and advisory locks. A test
-// that needs those to itself uses PostgresDatabase.
+// running beside t, namely LISTEN/NOTIFY channels and advisory locks, which
+// tokend therefore names after the schema it works in.
 //
 // Without TOKEND_TEST_POSTGRES, Postgres skips t, or fails it when
 // TOKEND_REQUIRE_POSTGRES=1.
@@ -83,24 +57,6 @@ func Postgres(t testing.TB) string {
 	admin(t, base, "CREATE SCHEMA "+name)
 	t.Cleanup(func() { admin(t, base, "DROP SCHEMA IF EXISTS "+name+" CASCADE") })
 	return withParam(t, base, "search_path", name)
-}
-
-// PostgresDatabase returns a connection URL for a new, empty database of t's
-// own on the test PostgreSQL, for tests that need a whole database: a copy
-// into an empty database, LISTEN/NOTIFY or advisory locks no other test
-// sees, several processes on one database. The database is dropped when t
-// ends, WITH (FORCE), so that sessions still connected to it (of a process
-// the test killed, say) do not keep it.
-//
-// Without TOKEND_TEST_POSTGRES, PostgresDatabase skips t, or fails it when
-// TOKEND_REQUIRE_POSTGRES=1.
-func PostgresDatabase(t testing.TB) string {
-	t.Helper()
-	base := serverURL(t)
-	name := newName(t)
-	admin(t, base, "CREATE DATABASE "+name)
-	t.Cleanup(func() { admin(t, base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	return withParam(t, base, "dbname", name)
 }
 
 // serverURL returns TOKEND_TEST_POSTGRES, or skips or fails t without it.
@@ -155,12 +111,7 @@ func withParam(t testing.TB, base, key, value string) string {
 		t.Fatalf("%s is not a URL: %v", EnvPostgres, err)
 	}
 	q := u.Query()
-	if key == "dbname" {
-		q.Del("dbname")
-		u.Path, u.RawPath = "/"+value, ""
-	} else {
-		q.Set(key, value)
-	}
+	q.Set(key, value)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -146,76 +145,16 @@ func TestCleanupDropsSchema(t *testing.T) {
 	}
 }
 
-func TestPostgresDatabase(t *testing.T) {
-	t.Parallel()
-	server := serverURL(t)
-	var name string
-	var leaked *pgx.Conn
-	t.Run("test", func(t *testing.T) {
-		u := PostgresDatabase(t)
-		conn, err := pgx.Connect(t.Context(), u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaked = conn // still connected at cleanup: WITH (FORCE) ends it
-		name = queryString(t, conn, "SELECT current_database()")
-		if !strings.HasPrefix(name, "tokend_t_") {
-			t.Fatalf("current database %q, want a tokend_t_ one", name)
-		}
-		if got := queryString(t, conn, "SELECT count(*)::text FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"); got != "0" {
-			t.Fatalf("a fresh database holds %s tables", got)
-		}
-		exec(t, conn, "CREATE TABLE left_behind (x int)")
-	})
-	if leaked != nil {
-		defer leaked.Close(context.Background())
-	}
-	var exists bool
-	if err := connect(t, server).QueryRow(t.Context(),
-		"SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		t.Fatal(err)
-	}
-	if name == "" || exists {
-		t.Fatalf("database %q still exists after its test ended", name)
-	}
-}
-
 func TestWithParam(t *testing.T) {
 	for _, c := range []struct{ base, key, value, want string }{
 		{"postgres://tokend@127.0.0.1:55432/tokend?sslmode=disable", "search_path", "s1",
 			"postgres://tokend@127.0.0.1:55432/tokend?search_path=s1&sslmode=disable"},
 		{"postgresql://u:p@h/db?search_path=old", "search_path", "s1", "postgresql://u:p@h/db?search_path=s1"},
-		{"postgres://tokend@127.0.0.1:55432/tokend?sslmode=disable", "dbname", "d1",
-			"postgres://tokend@127.0.0.1:55432/d1?sslmode=disable"},
-		{"postgres://h?dbname=x", "dbname", "d1", "postgres://h/d1"},
 		{"host=127.0.0.1 dbname=tokend", "search_path", "s1", "host=127.0.0.1 dbname=tokend search_path=s1"},
 	} {
 		if got := withParam(t, c.base, c.key, c.value); got != c.want {
 			t.Errorf("withParam(%q, %s=%s) = %q, want %q", c.base, c.key, c.value, got, c.want)
 		}
-	}
-}
-
-func TestBackends(t *testing.T) {
-	t.Setenv(EnvPostgres, "")
-	t.Setenv(EnvRequirePostgres, "")
-	bs := Backends(t)
-	if len(bs) != 1 || bs[0].Name != "sqlite" {
-		t.Fatalf("without PostgreSQL: %v, want sqlite only", bs)
-	}
-	p := bs[0].URL(t)
-	if filepath.Base(p) != "tokend.db" || !filepath.IsAbs(p) {
-		t.Fatalf("sqlite URL %q", p)
-	}
-
-	t.Setenv(EnvPostgres, "postgres://127.0.0.1:1/none")
-	if bs := Backends(t); len(bs) != 2 || bs[1].Name != "postgres" {
-		t.Fatalf("with TOKEND_TEST_POSTGRES: %v, want sqlite and postgres", bs)
-	}
-	t.Setenv(EnvPostgres, "")
-	t.Setenv(EnvRequirePostgres, "1")
-	if bs := Backends(t); len(bs) != 2 || bs[1].Name != "postgres" {
-		t.Fatalf("with TOKEND_REQUIRE_POSTGRES=1: %v, want sqlite and postgres (to fail its case)", bs)
 	}
 }
 
@@ -254,7 +193,7 @@ func TestWithoutPostgres(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		f    func(testing.TB) string
-	}{{"Postgres", Postgres}, {"PostgresDatabase", PostgresDatabase}} {
+	}{{"Postgres", Postgres}} {
 		t.Setenv(EnvPostgres, "")
 		t.Setenv(EnvRequirePostgres, "")
 		r := &recorder{TB: t}
