@@ -18,6 +18,7 @@ func nextChangeSeq(ctx context.Context, tx *Tx) (int64, error) {
 // is acknowledged, so that a revoke once answered holds on the next request
 // anywhere.
 func (d *DB) changed(seq int64) {
+	d.noteCommit(seq)
 	if err := d.signal.publish(seq); err != nil {
 		// The periodic check still finds the change within a second.
 		d.logf("publish change %d: %v", seq, err)

@@ -19,13 +19,21 @@ var copyTables = []struct {
 	// continue after the copied ids.
 	identity bool
 }{
-	{"orgs", []string{"id", "name", "name_key", "created_at", "max_token_days"}, true},
-	{"members", []string{"id", "org_id", "email", "email_key", "name", "password_hash", "roles", "created_at", "left_at", "change_seq"}, true},
+	{"orgs", []string{"id", "name", "name_key", "created_at", "max_token_days", "audit_retention_days"}, true},
+	{"members", []string{"id", "org_id", "email", "email_key", "name", "name_key", "password_hash", "roles", "created_at", "left_at",
+		"last_sign_in_at", "change_seq"}, true},
 	{"sessions", []string{"digest", "member_id", "created_at", "expires_at"}, false},
 	{"tokens", []string{"id", "org_id", "kind", "member_id", "created_by", "created_by_token", "name", "name_key", "digest",
 		"last_four", "roles", "created_at", "expires_at", "last_used_at", "last_used_ip", "revoked_at", "revoked_by",
-		"revoked_by_token", "revoke_reason", "change_seq"}, true},
+		"revoked_by_token", "revoke_reason", "change_seq", "description", "allowed_ips", "prev_digest", "prev_last_four", "rotated_at",
+		"grace_until", "old_secret_used_at", "old_secret_used_ip", "leaked_at", "leak_url"}, true},
 	{"settings", []string{"name", "value"}, false},
+	{"invitations", []string{"id", "org_id", "email", "email_key", "name", "roles", "digest", "invited_by", "created_at", "expires_at",
+		"accepted_at", "member_id", "withdrawn_at", "withdrawn_by"}, true},
+	{"audit_events", []string{"id", "org_id", "at", "action", "actor_kind", "actor_member_id", "actor_token_id", "actor_label",
+		"target_kind", "target_token_id", "target_member_id", "target_label", "client_ip", "user_agent", "details"}, true},
+	{"token_usage", []string{"token_id", "day", "uses"}, false},
+	{"token_addresses", []string{"token_id", "addr", "first_seen", "last_seen", "uses"}, false},
 }
 
 // CopyCounts is how many rows of each table a copy moved.

@@ -68,10 +68,10 @@ func sqliteOnly(t *testing.T) {
 }
 
 // newTestDB opens a fresh database of its own, with cheap password hashing
-// and a clock the test controls.
-func newTestDB(t *testing.T) (*DB, *testClock) {
+// and a clock the test controls, opened with opts.
+func newTestDB(t *testing.T, opts ...Option) (*DB, *testClock) {
 	t.Helper()
-	db, err := Open(context.Background(), testDSN(t))
+	db, err := Open(context.Background(), testDSN(t), opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -41,6 +41,8 @@ type Member struct {
 	Roles     []Role
 	CreatedAt time.Time
 	LeftAt    time.Time // zero while the member is in the organization
+	// LastSignInAt is when they last signed in on the page; zero: never.
+	LastSignInAt time.Time
 }
 
 // IsOwner reports whether m is the organization owner.
@@ -85,11 +87,13 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 			"orgs_name_key": Errorf(ECONFLICT, "organization %s was just created by someone else; try again", nm.OrgName),
 		})
 	}
-	if err := checkMemberFree(ctx, tx, orgID, nm); err != nil {
+	if err := checkOwnerFree(ctx, tx, orgID, nm); err != nil {
 		return Member{}, err
 	}
-	id, err := tx.insertID(ctx, `INSERT INTO members (org_id, email, email_key, name, password_hash, roles, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, orgID, nm.Email, NameKey(nm.Email), nm.Name, string(hash), joinRoles(nm.Roles, " "), now.Unix())
+	if err := checkEmailFree(ctx, tx, nm.Email); err != nil {
+		return Member{}, err
+	}
+	id, err := insertMember(ctx, tx, orgID, nm.Email, nm.Name, hash, nm.Roles)
 	if err != nil {
 		// Another writer (another instance, on PostgreSQL) took the email
 		// or ownership after the check.
@@ -102,12 +106,21 @@ func (d *DB) CreateMember(ctx context.Context, nm NewMember) (Member, error) {
 	if err != nil {
 		return Member{}, err
 	}
+	if err := recordAs(ctx, tx, orgID, cliActor, memberEvent(ActionMemberAdded, m, map[string]any{"roles": m.Roles})); err != nil {
+		return Member{}, err
+	}
 	return m, tx.Commit()
 }
 
-// checkMemberFree refuses a second owner for the organization and an email
-// that a member still in any organization has.
-func checkMemberFree(ctx context.Context, tx *Tx, orgID int64, nm NewMember) error {
+// insertMember adds a member to an organization; the caller has checked
+// that the email is free and the roles allowed.
+func insertMember(ctx context.Context, tx *Tx, orgID int64, email, name string, hash []byte, roles []Role) (int64, error) {
+	return tx.insertID(ctx, `INSERT INTO members (org_id, email, email_key, name, name_key, password_hash, roles, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, orgID, email, NameKey(email), name, NameKey(name), string(hash), joinRoles(roles, " "), tx.now.Unix())
+}
+
+// checkOwnerFree refuses a second owner for the organization.
+func checkOwnerFree(ctx context.Context, tx *Tx, orgID int64, nm NewMember) error {
 	if slices.Contains(nm.Roles, RoleOwner) {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT email FROM members
@@ -118,15 +131,21 @@ func checkMemberFree(ctx context.Context, tx *Tx, orgID int64, nm NewMember) err
 			return err
 		}
 	}
+	return nil
+}
+
+// checkEmailFree refuses an email that a member still in any organization
+// has: members sign in by email alone.
+func checkEmailFree(ctx context.Context, tx *Tx, email string) error {
 	// The key, or the key of one of the duplicates migration 0003 kept.
-	key := NameKey(nm.Email)
+	key := NameKey(email)
 	var taken int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM members
 		WHERE left_at IS NULL AND (email_key = ? OR email_key >= ? AND email_key < ?)`,
 		key, key+"\x1f", key+"\x20").Scan(&taken); err != nil {
 		return err
 	} else if taken > 0 {
-		return errEmailTaken(nm.Email)
+		return errEmailTaken(email)
 	}
 	return nil
 }
@@ -195,7 +214,7 @@ func findOrCreateOrg(ctx context.Context, tx *Tx, name string, now time.Time) (i
 	return tx.insertID(ctx, `INSERT INTO orgs (name, name_key, created_at) VALUES (?, ?, ?)`, name, NameKey(name), now.Unix())
 }
 
-const memberColumns = `m.id, m.org_id, o.name, m.email, m.name, m.roles, m.created_at, m.left_at`
+const memberColumns = `m.id, m.org_id, o.name, m.email, m.name, m.roles, m.created_at, m.left_at, m.last_sign_in_at`
 
 // Emails are compared by key (NameKey). One member who has not left holds
 // a key, except where migration 0003 found two already in under one key:
@@ -283,10 +302,11 @@ func scanMember(s interface{ Scan(...any) error }) (Member, error) {
 	var m Member
 	var roles string
 	var created int64
-	var left sql.NullInt64
-	if err := s.Scan(&m.ID, &m.OrgID, &m.OrgName, &m.Email, &m.Name, &roles, &created, &left); err != nil {
+	var left, signIn sql.NullInt64
+	if err := s.Scan(&m.ID, &m.OrgID, &m.OrgName, &m.Email, &m.Name, &roles, &created, &left, &signIn); err != nil {
 		return Member{}, err
 	}
+	m.LastSignInAt = nullUnixTime(signIn)
 	m.Roles = splitRoles(roles)
 	m.CreatedAt = unixTime(created)
 	m.LeftAt = nullUnixTime(left)
@@ -350,9 +370,28 @@ func (d *DB) Authenticate(ctx context.Context, email, password string) (Member, 
 		return Member{}, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		if err := d.recordFailedSignIn(ctx, m); err != nil {
+			return Member{}, err
+		}
 		return Member{}, ErrBadCredentials
 	}
 	return m, nil
+}
+
+// recordFailedSignIn writes a sign-in with a wrong password to the audit
+// log of the member's organization. A sign-in with an unknown email
+// belongs to no organization and is not recorded.
+func (d *DB) recordFailedSignIn(ctx context.Context, m Member) error {
+	tx, err := d.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	who := eventActor{kind: ActorAnonymous, label: "someone not signed in"}
+	if err := recordAs(ctx, tx, m.OrgID, who, memberEvent(ActionSignInFailed, m, map[string]any{"reason": "wrong password"})); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // SetPassword gives a member a new password and ends their sessions, so a
@@ -385,6 +424,9 @@ func (d *DB) SetPassword(ctx context.Context, email, password string) (Member, e
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE member_id = ?`, m.ID); err != nil {
 		return Member{}, err
 	}
+	if err := recordAs(ctx, tx, m.OrgID, cliActor, memberEvent(ActionPasswordChanged, m, nil)); err != nil {
+		return Member{}, err
+	}
 	return m, tx.Commit()
 }
 
@@ -408,48 +450,90 @@ func (d *DB) RemoveMember(ctx context.Context, email string) (Member, error) {
 		return Member{}, err
 	case !m.LeftAt.IsZero():
 		return Member{}, Errorf(ECONFLICT, "%s already left %s", m.Email, m.OrgName)
-	case m.IsOwner():
-		return Member{}, Errorf(EFORBIDDEN, "%s is the owner of %s and cannot be removed", m.Email, m.OrgName)
 	}
-	now := d.now().Unix()
+	m, _, err = d.removeMember(ctx, tx, m, acting{})
+	return m, err
+}
+
+// removeMember takes m out of their organization in tx and commits: their
+// personal tokens stop working at once, revoked because the member left,
+// and their sessions end. a is who removes them (nobody: the command
+// line). It returns how many tokens were revoked.
+func (d *DB) removeMember(ctx context.Context, tx *Tx, m Member, a acting) (Member, int, error) {
+	if m.IsOwner() {
+		return Member{}, 0, Errorf(EFORBIDDEN, "%s is the owner of %s and cannot be removed", m.Email, m.OrgName)
+	}
+	now := tx.now.Unix()
 	seq, err := nextChangeSeq(ctx, tx)
 	if err != nil {
-		return Member{}, err
+		return Member{}, 0, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE members SET left_at = ?, change_seq = ? WHERE id = ? AND left_at IS NULL`, now, seq, m.ID)
 	if err != nil {
-		return Member{}, err
+		return Member{}, 0, err
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return Member{}, err
+		return Member{}, 0, err
 	} else if n == 0 {
 		// Removed by someone else since the read above.
-		return Member{}, Errorf(ECONFLICT, "%s already left %s", m.Email, m.OrgName)
+		return Member{}, 0, Errorf(ECONFLICT, "%s already left %s", m.Email, m.OrgName)
+	}
+	revoked, err := tokensOf(ctx, tx, `t.member_id = ? AND t.revoked_at IS NULL`, m.ID)
+	if err != nil {
+		return Member{}, 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ?, change_seq = ?
 		WHERE member_id = ? AND revoked_at IS NULL`, now, ReasonMemberLeft, seq, m.ID); err != nil {
-		return Member{}, err
+		return Member{}, 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE member_id = ?`, m.ID); err != nil {
-		return Member{}, err
+		return Member{}, 0, err
+	}
+	// The member's removal, and each token it revoked, so that a token's
+	// history says why it stopped.
+	if err := record(ctx, tx, m.OrgID, a, memberEvent(ActionMemberRemoved, m, map[string]any{"revoked_tokens": len(revoked)})); err != nil {
+		return Member{}, 0, err
+	}
+	for _, t := range revoked {
+		if err := record(ctx, tx, m.OrgID, a, tokenEvent(ActionTokenRevoked, t, map[string]any{"reason": ReasonMemberLeft, "kind": t.Kind})); err != nil {
+			return Member{}, 0, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Member{}, err
+		return Member{}, 0, err
 	}
 	d.changed(seq)
 	m.LeftAt = unixTime(now)
-	return m, nil
+	return m, len(revoked), nil
 }
 
 // CreateSession signs a member in and returns the session id for the cookie.
-// Only the id's digest is stored.
+// Only the id's digest is stored. The sign-in is recorded on the member and
+// in the audit log.
 func (d *DB) CreateSession(ctx context.Context, memberID int64) (string, error) {
 	sid := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	digest := DigestOf(sid)
-	now := d.now()
-	_, err := d.w.ExecContext(ctx, `INSERT INTO sessions (digest, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		digest[:], memberID, now.Unix(), now.Add(SessionLifetime).Unix())
-	return sid, err
+	tx, err := d.begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	now := tx.now
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (digest, member_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+		digest[:], memberID, now.Unix(), now.Add(SessionLifetime).Unix()); err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE members SET last_sign_in_at = ? WHERE id = ?`, now.Unix(), memberID); err != nil {
+		return "", err
+	}
+	m, err := findMember(ctx, tx, `m.id = ?`, memberID)
+	if err != nil {
+		return "", err
+	}
+	if err := record(ctx, tx, m.OrgID, m.acting(), memberEvent(ActionSignInSucceeded, m, nil)); err != nil {
+		return "", err
+	}
+	return sid, tx.Commit()
 }
 
 // SessionMember returns the member signed in with session id sid: the

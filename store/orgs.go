@@ -18,21 +18,27 @@ type Org struct {
 	// MaxTokenDays is the longest lifetime a new token may have; 0: no limit,
 	// and "No expiration" may be chosen.
 	MaxTokenDays int
+	// AuditRetentionDays is how long audit events are kept; 0: forever.
+	AuditRetentionDays int
 }
 
 // Org returns the actor's organization.
 func (d *DB) Org(ctx context.Context, actor Actor) (Org, error) {
+	return d.orgByID(ctx, actor.acting().orgID)
+}
+
+func (d *DB) orgByID(ctx context.Context, id int64) (Org, error) {
 	var o Org
 	var created int64
-	var maxDays sql.NullInt64
-	err := d.db.QueryRowContext(ctx, `SELECT id, name, created_at, max_token_days FROM orgs WHERE id = ?`, actor.acting().orgID).
-		Scan(&o.ID, &o.Name, &created, &maxDays)
+	var maxDays, keepDays sql.NullInt64
+	err := d.db.QueryRowContext(ctx, `SELECT id, name, created_at, max_token_days, audit_retention_days FROM orgs WHERE id = ?`, id).
+		Scan(&o.ID, &o.Name, &created, &maxDays, &keepDays)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Org{}, Errorf(ENOTFOUND, "No such organization.")
 	} else if err != nil {
 		return Org{}, err
 	}
-	o.CreatedAt, o.MaxTokenDays = unixTime(created), int(maxDays.Int64)
+	o.CreatedAt, o.MaxTokenDays, o.AuditRetentionDays = unixTime(created), int(maxDays.Int64), int(keepDays.Int64)
 	return o, nil
 }
 
@@ -47,19 +53,5 @@ func (d *DB) SetMaxTokenLifetime(ctx context.Context, actor Actor, days int) (Or
 	if days < 0 || days > MaxTokenLifetimeDays {
 		return Org{}, fieldError("max_token_days", "The maximum lifetime must be between 1 and %d days, or none.", MaxTokenLifetimeDays)
 	}
-	tx, err := d.begin(ctx)
-	if err != nil {
-		return Org{}, err
-	}
-	defer tx.Rollback()
-	if err := checkActor(ctx, tx, a); err != nil {
-		return Org{}, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE orgs SET max_token_days = ? WHERE id = ?`, nullID(int64(days)), a.orgID); err != nil {
-		return Org{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return Org{}, err
-	}
-	return d.Org(ctx, actor)
+	return d.changePolicy(ctx, a, "max_token_days", `max_token_days`, days)
 }

@@ -38,7 +38,7 @@ type postgresBackend struct {
 // needs it fails in seconds rather than waiting out the OS's TCP timeout.
 const pgConnectTimeout = 5 * time.Second
 
-func openPostgres(ctx context.Context, url string) (*DB, error) {
+func openPostgres(ctx context.Context, url string, o options) (*DB, error) {
 	config, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL URL: %w", err)
@@ -68,7 +68,7 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		b.channel += "_" + b.schema
 	}
 	db := stdlib.OpenDBFromPool(b.pool)
-	d := newDB(b, db, db)
+	d := newDB(b, db, db, o)
 	if err := d.start(ctx); err != nil {
 		return nil, err
 	}
@@ -256,6 +256,7 @@ func (s *listenSignal) heard(seq int64) {
 	s.heardMu.Lock()
 	defer s.heardMu.Unlock()
 	s.heardSeq = max(s.heardSeq, seq)
+	s.d.noteCommit(seq) // heard at its commit
 	close(s.heardCh)
 	s.heardCh = make(chan struct{})
 }

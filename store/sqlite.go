@@ -34,7 +34,7 @@ func init() {
 // lock, and changes reach every process through a memory-mapped file.
 type sqliteBackend struct{ path string }
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
+func openSQLite(ctx context.Context, path string, o options) (*DB, error) {
 	// Pragmas live in the DSN so every pooled connection gets them. FULL
 	// synchronous: a create that was acknowledged survives a power cut, and
 	// writes here are rare enough not to care about the cost.
@@ -60,7 +60,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	d := newDB(&sqliteBackend{path: path}, r, w)
+	// Readers kept open for the next request: a page makes its reads
+	// together (web's tokenLists), and database/sql's default of two idle
+	// connections would open and close the rest, cold caches and all, on
+	// every request.
+	r.SetMaxIdleConns(8)
+	d := newDB(&sqliteBackend{path: path}, r, w, o)
 	if err := d.start(ctx); err != nil {
 		return nil, err
 	}
@@ -225,6 +230,7 @@ func openFileSignal(path string) (*fileSignal, error) {
 const signalSize = 4096
 
 func (s *fileSignal) publish(seq int64) error {
+	s.stamp(seq)
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(seq))
 	_, err := s.f.WriteAt(b[:], 0)

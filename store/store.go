@@ -34,6 +34,7 @@ type DB struct {
 	db, w conn
 	b     backend
 	dsn   string // as given to Open, password and all: never shown
+	opts  options
 
 	// Now returns the current time; tests replace it to be exact.
 	Now func() time.Time
@@ -44,12 +45,17 @@ type DB struct {
 	// Logger hears of trouble in background work.
 	Logger *slog.Logger
 
-	signal   signal
-	cache    *tokenCache
-	stop     chan struct{}
-	done     chan struct{}
-	closed   sync.Once
-	closeErr error
+	signal    signal
+	cache     *tokenCache
+	metrics   storeMetrics // for the Observer (metrics.go)
+	presented presentedQueue
+	usage     usageTracker
+	// lastPrune is when audit events were last pruned (background only).
+	lastPrune time.Time
+	stop      chan struct{}
+	done      chan struct{}
+	closed    sync.Once
+	closeErr  error
 
 	dummyMu   sync.Mutex
 	dummy     []byte // see dummyHash
@@ -65,16 +71,20 @@ func IsPostgres(dsn string) bool {
 // Open opens the database dsn names, a postgres:// or postgresql:// URL or
 // else the path of a SQLite file (created if missing), and applies any
 // migrations it has not seen yet. libpq's PG* environment variables fill in
-// what a PostgreSQL URL leaves out.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+// what a PostgreSQL URL leaves out. opts configure it (WithCacheSize).
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("no database given: a SQLite file or a postgres:// URL")
+	}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	open := openSQLite
 	if IsPostgres(dsn) {
 		open = openPostgres
 	}
-	d, err := open(ctx, dsn)
+	d, err := open(ctx, dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +93,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 }
 
 // newDB is a DB on db and w, not yet started.
-func newDB(b backend, db, w *sql.DB) *DB {
-	return &DB{db: conn{db, b}, w: conn{w, b}, b: b, Now: time.Now, PasswordCost: defaultPasswordCost, Logger: slog.Default()}
+func newDB(b backend, db, w *sql.DB, o options) *DB {
+	return &DB{db: conn{db, b}, w: conn{w, b}, b: b, opts: o, Now: time.Now, PasswordCost: defaultPasswordCost, Logger: slog.Default()}
 }
 
 // start migrates the database, starts the change signal, fills the cache's
@@ -102,7 +112,7 @@ func (d *DB) start(ctx context.Context) error {
 	if d.signal, err = d.b.openSignal(ctx, d); err != nil {
 		return fail(err)
 	}
-	d.cache = newTokenCache(d)
+	d.cache = newTokenCache(d, d.opts.cacheSize)
 	if err := d.cache.refresh(ctx); err != nil {
 		d.signal.close()
 		return fail(err)
@@ -176,7 +186,43 @@ func (d *DB) migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return d.fillMemberNameKeys(ctx)
+}
+
+// fillMemberNameKeys computes the search keys of members a migration could
+// not (on PostgreSQL, where NameKey, being Go, is not in SQL). A name
+// always has a key, so an empty one is one not yet filled; once all are,
+// this reads nothing.
+func (d *DB) fillMemberNameKeys(ctx context.Context) error {
+	rows, err := d.w.QueryContext(ctx, `SELECT id, name FROM members WHERE name_key = ''`)
+	if err != nil {
+		return err
+	}
+	names := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		names[id] = name
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(names) == 0 {
+		return err
+	}
+	tx, err := d.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for id, name := range names {
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET name_key = ? WHERE id = ?`, NameKey(name), id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // applyMigration runs one migration's SQL in tx and records it.

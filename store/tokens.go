@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ const MaxTokenNameLen = 100
 const (
 	ReasonRevoked    = "revoked"
 	ReasonMemberLeft = "member_left"
+	ReasonLeaked     = "leaked"
 )
 
 // Token is an access token as the store keeps it: never the secret itself.
@@ -57,7 +57,33 @@ type Token struct {
 
 	RevokedAt    time.Time // zero while the token is active
 	RevokeReason string
+	// RevokedBy names who revoked it: a member, or a token on the API;
+	// empty for a member leaving or a leak report.
+	RevokedBy string
+
+	// Description says what the token is for; up to 500 characters.
+	Description string
+	// AllowedIPs are the addresses it may be used from; empty: any.
+	AllowedIPs AllowList
+
+	// RotatedAt is when its secret was last replaced; zero: never. Until
+	// GraceUntil the secret before it (PrevHint) works too.
+	RotatedAt  time.Time
+	GraceUntil time.Time
+	PrevHint   string
+	// OldSecretUsedAt is when the secret before the last rotation was
+	// presented after its grace, and from where: it may have leaked.
+	OldSecretUsedAt time.Time
+	OldSecretUsedIP string
+
+	// LeakedAt is when a leak report named its key, found at LeakURL.
+	LeakedAt time.Time
+	LeakURL  string
 }
+
+// InGrace reports whether the secret before the last rotation still works
+// at now.
+func (t Token) InGrace(now time.Time) bool { return !t.GraceUntil.IsZero() && now.Before(t.GraceUntil) }
 
 // Active reports whether the token has not been revoked.
 func (t Token) Active() bool { return t.RevokedAt.IsZero() }
@@ -97,6 +123,10 @@ type NewToken struct {
 	// organization maximum lifetime does not allow. "Never" is said only
 	// this way: a zero time is a time long past and is refused.
 	ExpiresAt *time.Time
+	// Description says what it is for (optional, MaxDescriptionLen).
+	Description string
+	// AllowedIPs limits where it may be used from; empty: anywhere.
+	AllowedIPs AllowList
 }
 
 // CreateToken makes a token for actor and returns it with its secret, which
@@ -111,6 +141,7 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 		// Kept in whole seconds, UTC: check the expiry that will be stored.
 		nt.ExpiresAt = new(nt.ExpiresAt.UTC().Truncate(time.Second))
 	}
+	nt.Description = strings.TrimSpace(strings.ReplaceAll(nt.Description, "\r\n", "\n"))
 	if err := nt.validate(); err != nil {
 		return Token{}, "", err
 	}
@@ -147,10 +178,11 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if nt.Kind == KindPersonal {
 		memberID = sql.NullInt64{Int64: a.memberID, Valid: true}
 	}
-	id, err := tx.insertID(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, created_by_token, name, name_key, digest, last_four, roles, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	id, err := tx.insertID(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, created_by_token, name, name_key, digest, last_four, roles,
+		created_at, expires_at, description, allowed_ips)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.orgID, nt.Kind, memberID, nullID(a.createdBy()), nullID(a.tokenID), nt.Name, NameKey(nt.Name), digest[:], text.LastFour(),
-		joinRoles(nt.Roles, " "), now.Unix(), nullTimePtr(nt.ExpiresAt))
+		joinRoles(nt.Roles, " "), now.Unix(), nullTimePtr(nt.ExpiresAt), nt.Description, nt.AllowedIPs.String())
 	if err != nil {
 		// Another writer (another instance, on PostgreSQL) took the name
 		// after the check.
@@ -160,10 +192,28 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 	if err != nil {
 		return Token{}, "", err
 	}
+	if err := record(ctx, tx, a.orgID, a, tokenEvent(ActionTokenCreated, t, t.eventDetails())); err != nil {
+		return Token{}, "", err
+	}
 	if err := tx.Commit(); err != nil {
 		return Token{}, "", err
 	}
 	return t, text, nil
+}
+
+// eventDetails are what a token.created event says of t.
+func (t Token) eventDetails() map[string]any {
+	d := map[string]any{"kind": t.Kind, "name": t.Name, "expires_at": nil}
+	if t.Kind == KindSystem {
+		d["roles"] = t.Roles
+	}
+	if len(t.AllowedIPs) > 0 {
+		d["allowed_ips"] = t.AllowedIPs.Strings()
+	}
+	if !t.ExpiresAt.IsZero() {
+		d["expires_at"] = t.ExpiresAt.Format(time.RFC3339)
+	}
+	return d
 }
 
 func (nt *NewToken) validate() error {
@@ -185,20 +235,34 @@ func (nt NewToken) Problems() []*Error {
 	if msg := nameProblem("Token name", nt.Name, MaxTokenNameLen); msg != "" {
 		errs = append(errs, fieldError("name", "%s", msg))
 	}
+	var e *Error
+	if err := checkDescription(strings.TrimSpace(nt.Description)); errors.As(err, &e) {
+		errs = append(errs, e)
+	}
+	if len(nt.AllowedIPs) > MaxAllowedRanges {
+		errs = append(errs, fieldError("allowed_ips", "An allow-list holds at most %d addresses and ranges.", MaxAllowedRanges))
+	}
+	if e := nt.rolesProblem(); e != nil {
+		errs = append(errs, e)
+	}
+	return errs
+}
+
+// rolesProblem is what is wrong with nt's roles for its kind, or nil.
+func (nt NewToken) rolesProblem() *Error {
 	switch {
 	case nt.Kind == KindPersonal && len(nt.Roles) > 0:
-		errs = append(errs, fieldError("roles", "A personal token acts with its member's roles and takes none of its own."))
+		return fieldError("roles", "A personal token acts with its member's roles and takes none of its own.")
 	case nt.Kind == KindSystem && len(nt.Roles) == 0:
-		errs = append(errs, fieldError("roles", "Assign at least one role."))
+		return fieldError("roles", "Assign at least one role.")
 	case nt.Kind == KindSystem:
 		for _, r := range nt.Roles {
 			if !r.Assignable() {
-				errs = append(errs, fieldError("roles", "%q cannot be assigned to a system token.", r))
-				break
+				return fieldError("roles", "%q cannot be assigned to a system token.", r)
 			}
 		}
 	}
-	return errs
+	return nil
 }
 
 // createdBy is the member to record as creator: the member acting on the
@@ -303,67 +367,12 @@ func ownerKey(a acting, kind TokenKind) int64 {
 	return 0
 }
 
-// TokenFilter selects tokens of the acting member's organization.
-type TokenFilter struct {
-	Kind TokenKind
-	// MemberID limits personal tokens to one member's; 0 means every
-	// member's, which only the owner may list.
-	MemberID int64
-	// State is StateActive, StateExpired or StateRevoked; "" means every
-	// token not revoked, or every token with IncludeRevoked.
-	State          string
-	IncludeRevoked bool
-	// BeforeID and Limit page through a long list: ids below BeforeID, at
-	// most Limit of them (0: all).
-	BeforeID int64
-	Limit    int
+// tokensOf reads the tokens that match where, oldest first.
+func tokensOf(ctx context.Context, q queryer, where string, args ...any) ([]Token, error) {
+	return scanTokens(q.QueryContext(ctx, tokenQuery+` WHERE `+where+` ORDER BY t.id`, args...))
 }
 
-// ListTokens lists the tokens actor may see that match f, newest first. A
-// member sees only their own personal tokens; the owner (on the API, a token
-// acting as admin) sees every token of the organization. Nobody sees
-// another organization's.
-func (d *DB) ListTokens(ctx context.Context, actor Actor, f TokenFilter) ([]Token, error) {
-	a := actor.acting()
-	if (f.Kind != KindPersonal || f.MemberID != a.memberID || a.memberID == 0) && !a.manager {
-		return nil, Errorf(EFORBIDDEN, "Only the organization owner can see these tokens.")
-	}
-	now := d.now().Unix()
-	where := []string{`t.org_id = ?`}
-	args := []any{a.orgID}
-	if f.Kind != "" {
-		where = append(where, `t.kind = ?`)
-		args = append(args, f.Kind)
-	}
-	if f.MemberID != 0 {
-		where = append(where, `t.member_id = ?`)
-		args = append(args, f.MemberID)
-	}
-	switch f.State {
-	case StateActive:
-		where = append(where, `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`)
-		args = append(args, now)
-	case StateExpired:
-		where = append(where, `t.revoked_at IS NULL AND t.expires_at <= ?`)
-		args = append(args, now)
-	case StateRevoked:
-		where = append(where, `t.revoked_at IS NOT NULL`)
-	case "":
-		if !f.IncludeRevoked {
-			where = append(where, `t.revoked_at IS NULL`)
-		}
-	default:
-		return nil, fieldError("state", "state must be active, expired or revoked")
-	}
-	if f.BeforeID > 0 {
-		where = append(where, `t.id < ?`)
-		args = append(args, f.BeforeID)
-	}
-	q := tokenQuery + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY t.id DESC`
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
-	rows, err := d.db.QueryContext(ctx, q, args...)
+func scanTokens(rows *sql.Rows, err error) ([]Token, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -444,6 +453,9 @@ func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, r
 		// (on PostgreSQL, another instance): theirs is the revoke.
 		return t, false, nil
 	}
+	if err := record(ctx, tx, a.orgID, a, tokenEvent(ActionTokenRevoked, t, map[string]any{"reason": ReasonRevoked, "kind": t.Kind})); err != nil {
+		return Token{}, false, err
+	}
 	if err := tx.Commit(); err != nil {
 		return Token{}, false, err
 	}
@@ -455,11 +467,16 @@ const tokenQuery = `SELECT t.id, t.org_id, t.kind, t.name, t.last_four, t.roles,
 	coalesce(t.member_id, 0), coalesce(m.name, ''), coalesce(m.email, ''),
 	coalesce(c.id, 0), coalesce(c.name, ''), coalesce(c.email, ''), c.left_at,
 	coalesce(t.created_by_token, 0), coalesce(ct.name, ''), coalesce(ct.kind, ''), coalesce(ct.last_four, ''),
-	t.created_at, t.expires_at, t.last_used_at, coalesce(t.last_used_ip, ''), t.revoked_at, coalesce(t.revoke_reason, '')
+	t.created_at, t.expires_at, t.last_used_at, coalesce(t.last_used_ip, ''), t.revoked_at, coalesce(t.revoke_reason, ''),
+	coalesce(rm.name, ''), coalesce(rt.name, ''), coalesce(rt.kind, ''), coalesce(rt.last_four, ''),
+	t.description, t.allowed_ips, t.rotated_at, t.grace_until, coalesce(t.prev_last_four, ''),
+	t.old_secret_used_at, coalesce(t.old_secret_used_ip, ''), t.leaked_at, coalesce(t.leak_url, '')
 	FROM tokens t
 	LEFT JOIN members m ON m.id = t.member_id
 	LEFT JOIN tokens ct ON ct.id = t.created_by_token
-	LEFT JOIN members c ON c.id = coalesce(t.created_by, ct.member_id)`
+	LEFT JOIN members c ON c.id = coalesce(t.created_by, ct.member_id)
+	LEFT JOIN members rm ON rm.id = t.revoked_by
+	LEFT JOIN tokens rt ON rt.id = t.revoked_by_token`
 
 func findToken(ctx context.Context, q queryer, id int64) (Token, error) {
 	t, err := scanToken(q.QueryRowContext(ctx, tokenQuery+` WHERE t.id = ?`, id))
@@ -473,16 +490,30 @@ func scanToken(s interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var roles string
 	var created int64
-	var expires, lastUsed, revoked, creatorLeft sql.NullInt64
-	var ctKind TokenKind
-	var ctLastFour string
+	var expires, lastUsed, revoked, creatorLeft, rotated, grace, oldUsed, leaked sql.NullInt64
+	var ctKind, rtKind TokenKind
+	var ctLastFour, rmName, rtName, rtLastFour, allowed, prevLastFour string
 	err := s.Scan(&t.ID, &t.OrgID, &t.Kind, &t.Name, &t.LastFour, &roles,
 		&t.MemberID, &t.MemberName, &t.MemberEmail,
 		&t.CreatedBy, &t.CreatedByName, &t.CreatedByEmail, &creatorLeft,
 		&t.CreatedByToken, &t.CreatedByTokenName, &ctKind, &ctLastFour,
-		&created, &expires, &lastUsed, &t.LastUsedIP, &revoked, &t.RevokeReason)
+		&created, &expires, &lastUsed, &t.LastUsedIP, &revoked, &t.RevokeReason,
+		&rmName, &rtName, &rtKind, &rtLastFour,
+		&t.Description, &allowed, &rotated, &grace, &prevLastFour,
+		&oldUsed, &t.OldSecretUsedIP, &leaked, &t.LeakURL)
 	if err != nil {
 		return Token{}, err
+	}
+	switch {
+	case rmName != "":
+		t.RevokedBy = rmName
+	case rtName != "":
+		t.RevokedBy = tokenLabel(rtKind, rtLastFour, rtName)
+	}
+	t.AllowedIPs = readAllowList(allowed)
+	t.RotatedAt, t.GraceUntil, t.OldSecretUsedAt, t.LeakedAt = nullUnixTime(rotated), nullUnixTime(grace), nullUnixTime(oldUsed), nullUnixTime(leaked)
+	if prevLastFour != "" {
+		t.PrevHint = Token{Kind: t.Kind, LastFour: prevLastFour}.Hint()
 	}
 	if t.CreatedByToken != 0 {
 		t.CreatedByTokenHint = Token{Kind: ctKind, LastFour: ctLastFour}.Hint()

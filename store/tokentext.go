@@ -46,20 +46,25 @@ type TokenText string
 // newTokenText draws a fresh secret of the given kind.
 func newTokenText(kind TokenKind) TokenText {
 	b := make([]byte, 0, TokenTextLen)
-	b = append(b, kindPrefix(kind)...)
+	b = appendBase62Random(append(b, kindPrefix(kind)...), randomLen)
+	b = appendChecksum(b, crc32.ChecksumIEEE(b))
+	return TokenText(b)
+}
+
+// appendBase62Random appends n base62 characters from crypto/rand to b.
+func appendBase62Random(b []byte, n int) []byte {
 	// Rejection sampling keeps every character equally likely: 248 is the
 	// largest multiple of 62 that fits a byte.
 	var buf [64]byte
-	for len(b) < prefixLen+randomLen {
+	for want := len(b) + n; len(b) < want; {
 		rand.Read(buf[:]) // never returns an error (crypto/rand, Go 1.24+)
 		for _, c := range buf {
-			if c < 248 && len(b) < prefixLen+randomLen {
+			if c < 248 && len(b) < want {
 				b = append(b, base62[c%62])
 			}
 		}
 	}
-	b = appendChecksum(b, crc32.ChecksumIEEE(b))
-	return TokenText(b)
+	return b
 }
 
 func kindPrefix(kind TokenKind) string {
@@ -101,7 +106,7 @@ func ParseTokenText(s string) (TokenKind, bool) {
 		}
 	}
 	var want [checksumLen]byte
-	appendChecksum(want[:0], crc32.ChecksumIEEE([]byte(body)))
+	appendChecksum(want[:0], checksumOf(body))
 	if string(want[:]) != s[prefixLen+randomLen:] {
 		return "", false
 	}
@@ -112,8 +117,27 @@ func isBase62(c byte) bool {
 	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }
 
-// DigestOf returns the digest stored for a token text.
-func DigestOf(s string) Digest { return sha256.Sum256([]byte(s)) }
+// checksumOf is crc32.ChecksumIEEE of s, without the copy of s to the heap
+// that the conversion to []byte costs on every token check.
+func checksumOf(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ crc>>8
+	}
+	return ^crc
+}
+
+// DigestOf returns the digest stored for a token text. A token's text is
+// hashed from a copy on the stack: converted to []byte it would be copied
+// to the heap on every check, being longer than the compiler's 32-byte
+// stack buffer for such conversions.
+func DigestOf(s string) Digest {
+	var buf [64]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
+}
 
 // LastFour is the part of a token kept for display.
 func (t TokenText) LastFour() string { return string(t[len(t)-4:]) }

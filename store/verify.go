@@ -31,6 +31,11 @@ type Principal struct {
 	ExpiresAt  time.Time // zero: never
 	LastUsedAt time.Time
 
+	// AllowedIPs are the addresses the token may be used from; empty: any.
+	// Introspection reports them, for the calling service to apply.
+	// Shared; do not modify.
+	AllowedIPs AllowList
+
 	memberRoles []Role
 }
 
@@ -64,6 +69,14 @@ type VerifyOptions struct {
 	// Load lets a token not in the cache be read from the database; without
 	// it such a token is refused with ErrNotCached.
 	Load bool
+	// UserAgent is the client's User-Agent header, with any key redacted:
+	// an audit event of a dead token presented names it.
+	UserAgent string
+	// AnyAddress skips the token's allow-list: for introspection, whose
+	// caller checks a token presented to it by its own client, and is told
+	// the list to apply. Without it, a token presented from outside its
+	// list is refused with ErrAddressNotAllowed.
+	AnyAddress bool
 }
 
 // ErrNotCached refuses a check that would need a database read when the
@@ -85,9 +98,10 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 		}
 	}
 	c.mu.RLock()
-	ct := c.tokens[digest]
+	ct := c.tokens[digest.key()]
 	c.mu.RUnlock()
-	if ct == nil || ct.member != nil && ct.member.stale.Load() {
+	if ct == nil || ct.digest != digest || ct.member != nil && ct.member.stale.Load() {
+		c.misses.Add(1)
 		if !opt.Load {
 			return Principal{}, ErrNotCached
 		}
@@ -95,22 +109,33 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 		if ct, err = c.load(ctx, digest); err != nil {
 			return Principal{}, d.unavailableOr(err)
 		}
+	} else {
+		c.hit(ct, digest)
 	}
 
 	now := d.Now()
 	switch {
 	case ct.revoked || ct.member != nil && ct.member.left:
+		d.presentedDead(ct, ActionTokenPresentedRevoked, now, addr, opt.UserAgent)
 		return Principal{}, ErrTokenRevoked
-	case expired(ct.p.ExpiresAt, now):
+	case ct.p.expired(now):
+		d.presentedDead(ct, ActionTokenPresentedExpired, now, addr, opt.UserAgent)
 		return Principal{}, ErrTokenExpired
+	case ct.p.prev && now.Unix() >= ct.p.graceUntil:
+		// The secret before a rotation, past its grace: it may have leaked.
+		d.presentedDead(ct, ActionTokenOldSecretUsed, now, addr, opt.UserAgent)
+		return Principal{}, ErrTokenRevoked
+	case ct.p.AllowedIPs != nil && !opt.AnyAddress && !ct.p.AllowedIPs.Allows(addr):
+		return Principal{}, ErrAddressNotAllowed
 	}
-	p := ct.p
+	p := ct.p.principal()
 	if m := ct.member; m != nil {
 		p.MemberEmail, p.MemberName, p.Roles, p.memberRoles = m.email, m.name, m.effective, m.roles
 	}
 	p.LastUsedAt = unixTimeOrZero(ct.lastUsed.Load())
 	if opt.Record {
 		c.touch(ct, now, addr)
+		d.usage.count(ct, addr, now.Unix())
 	}
 	return p, nil
 }
@@ -122,15 +147,22 @@ func unixTimeOrZero(s int64) time.Time {
 	return unixTime(s)
 }
 
-// tokenCache holds the tokens this process has verified, keyed by digest.
+// tokenCache holds the tokens this process has verified, keyed by digest,
+// at most max of them (tokencache.go says which go when it is full).
 type tokenCache struct {
-	d *DB
+	d   *DB
+	max int
 
 	mu      sync.RWMutex
-	tokens  map[Digest]*cachedToken
-	byID    map[int64]Digest
-	members map[int64]*cachedMember
-	seq     int64 // the change seq the cache reflects
+	tokens  map[uint64]*cachedToken // by Digest.key; check the digest
+	byID    map[int64]*cachedToken  // each id's tokens, linked by sameID
+	members map[int64]*cachedMember // those of cached tokens
+	seq     int64                   // the change seq the cache reflects
+	ring    []*cachedToken          // every cached token at its slot; nil in a free one
+	free    []int                   // the free slots of ring
+	hand    int                     // the ring's next slot to look at for eviction
+
+	cacheCounters
 
 	// seen is the change signal's value at the last refresh.
 	seen      atomic.Uint64
@@ -140,15 +172,28 @@ type tokenCache struct {
 	pending   map[int64]lastUse
 }
 
-// maxCachedTokens bounds the cache; past it the cache starts again empty.
-const maxCachedTokens = 1 << 20
-
+// cachedToken is one token in the cache. What a check reads comes first,
+// so that it spans as few cache lines of memory as may be.
 type cachedToken struct {
-	p       Principal // Roles set for system tokens only
-	member  *cachedMember
-	revoked bool
+	// In the first 64 bytes, what every check reads before it answers.
+	digest Digest
+	member *cachedMember
 	// lastUsed is the Unix time of the last use recorded or queued.
 	lastUsed atomic.Int64
+	// used is set by a check and cleared by the CLOCK hand passing by.
+	used    atomic.Bool
+	revoked bool
+	slot    int // in tokenCache.ring
+
+	p cachedPrincipal
+	// sameID is the next cached token of the same id, another of its
+	// secrets (a rotated token's previous one), in tokenCache.byID.
+	sameID *cachedToken
+	// presented is the Unix time a presentation of it, revoked or
+	// expired, was last queued for the audit log (presented.go).
+	presented atomic.Int64
+	// usage counts its checks until the next flush (usage.go).
+	usage usageCounts
 }
 
 type cachedMember struct {
@@ -158,6 +203,7 @@ type cachedMember struct {
 	left        bool
 	stale       atomic.Bool // changed since loaded: load again
 	id          int64
+	refs        int // cached tokens of this member, under tokenCache.mu
 }
 
 type lastUse struct {
@@ -165,21 +211,25 @@ type lastUse struct {
 	addr string
 }
 
-func newTokenCache(d *DB) *tokenCache {
+func newTokenCache(d *DB, max int) *tokenCache {
 	return &tokenCache{
 		d:       d,
-		tokens:  make(map[Digest]*cachedToken),
-		byID:    make(map[int64]Digest),
+		max:     max,
+		tokens:  make(map[uint64]*cachedToken),
+		byID:    make(map[int64]*cachedToken),
 		members: make(map[int64]*cachedMember),
 		pending: make(map[int64]lastUse),
 	}
 }
 
+// verifyQuery reads the token whose secret, or secret before its last
+// rotation, has a digest: the first three arguments are that digest.
 const verifyQuery = `SELECT t.id, t.kind, t.name, t.last_four, t.roles, t.org_id, o.name,
 	coalesce(t.member_id, 0), coalesce(m.email, ''), coalesce(m.name, ''), coalesce(m.roles, ''), m.left_at,
-	t.created_at, t.expires_at, t.last_used_at, t.revoked_at
+	t.created_at, t.expires_at, t.last_used_at, t.revoked_at,
+	t.allowed_ips, t.digest <> ?, coalesce(t.grace_until, 0), coalesce(t.prev_last_four, '')
 	FROM tokens t JOIN orgs o ON o.id = t.org_id LEFT JOIN members m ON m.id = t.member_id
-	WHERE t.digest = ?`
+	WHERE t.digest = ? OR t.prev_digest = ?`
 
 // load reads one token by digest and caches it, unless a change came in
 // while it was read: then the answer is right but may not be kept.
@@ -188,22 +238,46 @@ func (c *tokenCache) load(ctx context.Context, digest Digest) (*cachedToken, err
 	startSeq := c.seq
 	c.mu.RUnlock()
 
-	ct := &cachedToken{}
-	m := &cachedMember{}
-	var roles, memberRoles string
-	var created int64
-	var left, expires, lastUsed, revoked sql.NullInt64
-	err := c.d.db.QueryRowContext(ctx, verifyQuery, digest[:]).Scan(
-		&ct.p.TokenID, &ct.p.Kind, &ct.p.Name, &ct.p.LastFour, &roles, &ct.p.OrgID, &ct.p.OrgName,
-		&ct.p.MemberID, &m.email, &m.name, &memberRoles, &left,
-		&created, &expires, &lastUsed, &revoked)
+	ct, err := scanCachedToken(c.d.db.QueryRowContext(ctx, verifyQuery, digest[:], digest[:], digest[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrTokenInvalid
 	} else if err != nil {
 		return nil, err
 	}
-	ct.p.CreatedAt = unixTime(created)
-	ct.p.ExpiresAt = nullUnixTime(expires)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != startSeq {
+		return ct, nil
+	}
+	c.insertLocked(digest, ct)
+	return ct, nil
+}
+
+// scanCachedToken reads a row of verifyQuery as the cache keeps it.
+func scanCachedToken(row interface{ Scan(dest ...any) error }) (*cachedToken, error) {
+	ct := &cachedToken{}
+	m := &cachedMember{}
+	var roles, memberRoles, allowed, prevLastFour string
+	var created int64
+	var left, expires, lastUsed, revoked sql.NullInt64
+	if err := row.Scan(
+		&ct.p.TokenID, &ct.p.Kind, &ct.p.Name, &ct.p.LastFour, &roles, &ct.p.OrgID, &ct.p.OrgName,
+		&ct.p.MemberID, &m.email, &m.name, &memberRoles, &left,
+		&created, &expires, &lastUsed, &revoked,
+		&allowed, &ct.p.prev, &ct.p.graceUntil, &prevLastFour); err != nil {
+		return nil, err
+	}
+	if allowed != "" {
+		ct.p.AllowedIPs = readAllowList(allowed)
+	}
+	if ct.p.prev {
+		// The old secret answers as what it is: the hint it had.
+		ct.p.LastFour = prevLastFour
+	}
+	ct.p.Kind = internKind(ct.p.Kind)
+	ct.p.created = created
+	ct.p.expires, ct.p.expiresSet = expires.Int64, expires.Valid
 	ct.revoked = revoked.Valid
 	ct.lastUsed.Store(lastUsed.Int64)
 	if ct.p.Kind == KindSystem {
@@ -214,24 +288,6 @@ func (c *tokenCache) load(ctx context.Context, digest Digest) (*cachedToken, err
 		m.effective = effectiveRoles(m.roles)
 		ct.member = m
 	}
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.seq != startSeq {
-		return ct, nil
-	}
-	if len(c.tokens) >= maxCachedTokens {
-		c.tokens, c.byID = make(map[Digest]*cachedToken), make(map[int64]Digest)
-	}
-	if ct.member != nil {
-		if cur := c.members[m.id]; cur != nil && !cur.stale.Load() {
-			ct.member = cur
-		} else {
-			c.members[m.id] = m
-		}
-	}
-	c.tokens[digest] = ct
-	c.byID[ct.p.TokenID] = digest
 	return ct, nil
 }
 
@@ -284,9 +340,8 @@ func (c *tokenCache) refreshLocked(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		for _, id := range tokenIDs {
-			if digest, ok := c.byID[id]; ok {
-				delete(c.tokens, digest)
-				delete(c.byID, id)
+			for ct := c.byID[id]; ct != nil; ct = c.byID[id] {
+				c.dropLocked(ct) // each of its secrets cached
 			}
 		}
 		for _, id := range memberIDs {
@@ -297,6 +352,8 @@ func (c *tokenCache) refreshLocked(ctx context.Context) error {
 		}
 		c.seq = dbSeq
 		c.mu.Unlock()
+		c.refreshes.Add(1)
+		c.d.noteApplied(from, dbSeq)
 	}
 	c.seen.Store(sig)
 	return nil
@@ -336,6 +393,12 @@ func (c *tokenCache) touch(ct *cachedToken, now time.Time, addr string) {
 // FlushLastUsed writes the queued records of use in one transaction. The
 // server does this every second; tests call it to see the result at once.
 func (d *DB) FlushLastUsed(ctx context.Context) error {
+	if err := d.flushPresented(ctx); err != nil {
+		return err
+	}
+	if err := d.flushUsage(ctx); err != nil {
+		return err
+	}
 	c := d.cache
 	c.pendingMu.Lock()
 	pending := c.pending
@@ -355,6 +418,7 @@ func (d *DB) FlushLastUsed(ctx context.Context) error {
 		c.pendingMu.Unlock()
 		return err
 	}
+	d.noteLastUseWritten(len(pending))
 	return nil
 }
 
@@ -414,6 +478,9 @@ func (d *DB) background(stop <-chan struct{}, done chan<- struct{}) {
 		err := d.FlushLastUsed(ctx)
 		if err == nil {
 			err = d.cache.refresh(ctx)
+		}
+		if err == nil {
+			err = d.pruneHourly(ctx)
 		}
 		cancel()
 		switch {

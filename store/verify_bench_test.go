@@ -21,6 +21,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	benchStore.close()
+	millionStore.close()
 	os.Exit(code)
 }
 
@@ -35,9 +36,10 @@ const benchBatch = 500
 // binary by the first benchmark that needs it, on the backend under test
 // (see testDSN): a SQLite file, or with TOKEND_TEST_STORE=postgres a
 // PostgreSQL schema of its own.
-var benchStore benchDB
+var benchStore = benchDB{size: benchTokens}
 
 type benchDB struct {
+	size int // tokens inserted directly, beside the two made with CreateToken
 	once sync.Once
 	tb   *benchTB
 	db   *DB
@@ -112,13 +114,18 @@ func (t *benchTB) cleanup() {
 // openBenchStore returns the benchmark store, making it on first use.
 func openBenchStore(b *testing.B) *DB {
 	b.Helper()
-	s := &benchStore
+	return openBench(b, &benchStore)
+}
+
+// openBench returns the store s, making it on first use.
+func openBench(b *testing.B, s *benchDB) *DB {
+	b.Helper()
 	s.once.Do(func() {
 		start := time.Now()
 		s.tb = &benchTB{TB: b}
 		s.err = s.build()
 		if s.err == nil {
-			fmt.Fprintf(os.Stderr, "bench store: %d tokens on %s in %v\n", benchTokens+2, s.db.Backend(), time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "bench store: %d tokens on %s in %v\n", s.size+2, s.db.Backend(), time.Since(start).Round(time.Millisecond))
 		}
 	})
 	if s.skip != "" {
@@ -188,10 +195,10 @@ func (s *benchDB) build() error {
 	const columns = 10
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", columns), ", ") + ")"
 	now := time.Now().Unix()
-	s.bulk = make([]TokenText, benchTokens)
+	s.bulk = make([]TokenText, s.size)
 	args := make([]any, 0, benchBatch*columns)
-	for from := 0; from < benchTokens; from += benchBatch {
-		to := min(from+benchBatch, benchTokens)
+	for from := 0; from < s.size; from += benchBatch {
+		to := min(from+benchBatch, s.size)
 		args = args[:0]
 		for i := from; i < to; i++ {
 			kind, memberID, creator, roles := KindPersonal, any(member.ID), member.ID, ""
@@ -214,14 +221,7 @@ func (s *benchDB) build() error {
 }
 
 // clearCache empties db's token cache, as a process just started has it.
-func clearCache(db *DB) {
-	c := db.cache
-	c.mu.Lock()
-	c.tokens = make(map[Digest]*cachedToken)
-	c.byID = make(map[int64]Digest)
-	c.members = make(map[int64]*cachedMember)
-	c.mu.Unlock()
-}
+func clearCache(db *DB) { db.cache.clear() }
 
 func BenchmarkParseTokenText(b *testing.B) {
 	text := string(newTokenText(KindPersonal))

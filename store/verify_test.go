@@ -77,8 +77,9 @@ func isCached(db *DB, text TokenText) bool {
 	c := db.cache
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	_, ok := c.tokens[DigestOf(string(text))]
-	return ok
+	d := DigestOf(string(text))
+	ct, ok := c.tokens[d.key()]
+	return ok && ct.digest == d
 }
 
 // changeOneChar returns text with the character at i replaced by another
