@@ -18,6 +18,8 @@ run: build ## Start tokend on http://localhost:8080 with demo data in ./data
 test: check-generated lint ## Run every check and test, as CI does (PostgreSQL suites too: see .ci/test)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$TOKEND_CHROMIUM" ] || \
 		echo "Chromium not found: the browser tests in web/e2e are skipped (apt-get install chromium)"
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || [ -x /usr/local/sbin/nginx ] || \
+		echo "nginx not found: the test of README's nginx block (cmd/tokend TestNginxAuthRequest) is skipped (apt-get install nginx)"
 	@GO="$(GO)" .ci/test
 
 pg-start: ## Start the tests' private PostgreSQL (or find it running) and print its URL
@@ -44,7 +46,8 @@ lint: ## gofmt and go vet
 # BASELINE: the echo-baseline program's source (default: cmd/loadtest finds
 # ../shared/bench/echo-baseline from the repository's root). LOADTEST_FLAGS
 # go to both load runs, e.g. LOADTEST_FLAGS="-duration 2s -rounds 1" for a
-# short one.
+# short one. tokend runs as shipped, access log on, and with its metrics
+# listener on (-metrics=false without): each run prints every route's ratio.
 BASELINE ?=
 LOADTEST_FLAGS ?=
 bench: build ## Go benchmarks, then wrk runs against live servers (SQLite, then PostgreSQL) as ratios of the bare Echo route

@@ -8,7 +8,9 @@
 // schema of its own on that PostgreSQL server (dropped at the end): an
 // owner, a personal token, a system token and, by default, 100,000 more
 // tokens, so the check runs against a store of realistic size. tokend runs
-// as shipped (access log on) unless -access-log=false. The baseline and
+// as shipped (access log on) unless -access-log=false, with its metrics
+// listener on (--metrics-addr, scraped once at the end) unless
+// -metrics=false. The baseline and
 // tokend's routes are run in turns (A B A B …), several rounds, and the
 // median of each is reported: absolute figures drift from run to run on a
 // shared machine; ratios taken in one run hold.
@@ -73,6 +75,7 @@ type config struct {
 	db          string
 	baseline    string
 	accessLog   bool
+	metrics     bool
 	propagation int
 	copy        bool
 }
@@ -90,6 +93,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.db, "db", "", "a PostgreSQL server's postgres:// `URL`: run there, in a schema of its own, instead of a temp SQLite file")
 	fs.StringVar(&c.baseline, "baseline", "", "`directory` of the echo-baseline program (default: ../shared/bench/echo-baseline from the repository's root)")
 	fs.BoolVar(&c.accessLog, "access-log", true, "run tokend serve with its access log, as shipped (passed to serve as --access-log)")
+	fs.BoolVar(&c.metrics, "metrics", true, "run tokend serve with --metrics-addr on a loopback port, as an operator who scrapes it does")
 	fs.IntVar(&c.propagation, "propagation", -1, "revokes over which to measure the delay until a second instance refuses the key; needs -db (default 1000 with -db, 0: none)")
 	fs.BoolVar(&c.copy, "copy", false, "time `tokend db copy` of the seeded store from a SQLite file into a fresh schema; needs -db")
 	if err := fs.Parse(args); err != nil {
@@ -172,7 +176,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "SKIPPED: the baseline row and every ratio to the bare Echo route: %s (-baseline DIR names its source)\n", why)
 	}
 
-	srv, err := startServer(ctx, cfg.bin, dsn, cfg.accessLog, filepath.Join(dir, "tokend-a.log"))
+	var extra []string
+	if cfg.metrics {
+		extra = []string{"--metrics-addr", "127.0.0.1:0"}
+	}
+	srv, err := startServer(ctx, cfg.bin, dsn, cfg.accessLog, filepath.Join(dir, "tokend-a.log"), extra...)
 	if err != nil {
 		return err
 	}
@@ -209,6 +217,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if !cfg.accessLog {
 		accessLog = "--access-log=false"
 	}
+	if cfg.metrics {
+		accessLog += ", metrics on (--metrics-addr)"
+	}
 	fmt.Fprintf(out, "\n%s, %d cores; wrk -t%d -c%d -d%s, %d rounds in turns; %d tokens stored on %s; tokend serve with %s\n",
 		host, runtime.NumCPU(), cfg.threads, cfg.conns, cfg.duration, cfg.rounds, cfg.filler+2, backend, accessLog)
 	fmt.Fprintf(out, "%-38s %10s %8s  %s\n", "target", "median rps", "ratio", "rounds")
@@ -232,6 +243,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(out, "ratio: the route's median requests per second over the bare Echo route's, in this run")
 	}
 	fmt.Fprintf(out, "server memory (RSS): %d MiB before, %d MiB after\n", rssBefore/1024, rssAfter/1024)
+	if srv.metrics != "" {
+		n, err := scrapeChecks(srv.metrics)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		fmt.Fprintf(out, "metrics: %.0f token checks counted ok (personal) at %s\n", n, srv.metrics)
+	}
 
 	if cfg.soak > 0 {
 		if err := soak(ctx, out, cfg, srv, seeded.personalKey); err != nil {
@@ -321,22 +339,46 @@ func signIn(base, email, password string) (string, error) {
 type server struct {
 	cmd     *exec.Cmd
 	base    string // http://127.0.0.1:port
+	metrics string // its metrics' URL, when on
 	logPath string
 	exited  chan struct{}
 }
 
-var servingLine = regexp.MustCompile(`^tokend serving (http://\S+) `)
+var (
+	servingLine = regexp.MustCompile(`^tokend serving (http://\S+) `)
+	metricsLine = regexp.MustCompile(`^tokend metrics on (http://\S+)$`)
+	checksOK    = regexp.MustCompile(`(?m)^tokend_token_checks_total\{kind="personal",result="ok"\} (\S+)$`)
+)
+
+// scrapeChecks reads the metrics as Prometheus would, and returns how many
+// checks of a personal token they counted ok.
+func scrapeChecks(url string) (float64, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err
+	}
+	m := checksOK.FindSubmatch(b)
+	if res.StatusCode != http.StatusOK || m == nil {
+		return 0, fmt.Errorf("GET %s: %s, no count of token checks", url, res.Status)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
 
 // startServer runs `tokend serve` on dsn on a free loopback port. Its
 // standard error (the access log, when on) goes to logPath, a file, as an
 // operator's would: each line still costs the server its write.
-func startServer(ctx context.Context, bin, dsn string, accessLog bool, logPath string) (*server, error) {
+func startServer(ctx context.Context, bin, dsn string, accessLog bool, logPath string, extra ...string) (*server, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--access-log="+strconv.FormatBool(accessLog))
+	cmd := exec.Command(bin, append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--access-log=" + strconv.FormatBool(accessLog)}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -347,12 +389,14 @@ func startServer(ctx context.Context, bin, dsn string, accessLog bool, logPath s
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	s := &server{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
-	found := make(chan string, 1)
+	found, metricsAt := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
+			} else if m := metricsLine.FindStringSubmatch(sc.Text()); m != nil {
+				metricsAt <- m[1]
 			}
 		}
 	}()
@@ -363,6 +407,14 @@ func startServer(ctx context.Context, bin, dsn string, accessLog bool, logPath s
 	select {
 	case s.base = <-found:
 		s.base = strings.Replace(s.base, "//localhost:", "//127.0.0.1:", 1)
+		if len(extra) > 0 && slices.Contains(extra, "--metrics-addr") {
+			select {
+			case s.metrics = <-metricsAt:
+			case <-time.After(5 * time.Second):
+				s.stop()
+				return nil, fmt.Errorf("tokend did not say where its metrics are: %s", s.logTail())
+			}
+		}
 		return s, nil
 	case <-s.exited:
 		return nil, fmt.Errorf("tokend serve exited: %s", s.logTail())

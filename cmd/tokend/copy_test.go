@@ -22,7 +22,7 @@ import (
 )
 
 // copyTableNames are the tables a copy must move, counted on both sides.
-var copyTableNames = []string{"orgs", "members", "sessions", "tokens", "settings"}
+var copyTableNames = []string{"orgs", "members", "sessions", "tokens", "settings", "invitations", "audit_events", "token_usage", "token_addresses"}
 
 // sqliteCounts counts the rows of each table in the SQLite file at path,
 // and reads its change counter.
@@ -63,6 +63,9 @@ type copySource struct {
 	lastUsed       int64 // the token whose last use was recorded
 	revokedByAna   int64
 	revokedMaxLeft []int64
+	invitations    []store.Invitation // Acme's pending ones
+	inviteCode     string             // of the first
+	events         []store.AuditEvent // Acme's
 }
 
 // newCopySource builds the source with the CLI and the store: two
@@ -160,6 +163,18 @@ func newCopySource(t *testing.T) copySource {
 	src.active[freshKey] = fresh.ID
 	session(maxNew)
 
+	// Invitations: one pending, one withdrawn.
+	var inv store.Invitation
+	if inv, src.inviteCode, err = db.InviteMember(ctx, src.ana, store.NewInvitation{Email: "ivy@acme.test", Name: "Ivy", Roles: []store.Role{store.RoleSupport}}); err != nil {
+		t.Fatal(err)
+	}
+	if inv, _, err = db.InviteMember(ctx, src.ana, store.NewInvitation{Email: "wes@acme.test", Name: "Wes", Roles: []store.Role{store.RoleViewer}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.WithdrawInvitation(ctx, src.ana, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	// A use recorded, and the session key made, as serve would.
 	if _, err := db.Verify(ctx, anaKey, "203.0.113.9"); err != nil {
 		t.Fatal(err)
@@ -174,6 +189,9 @@ func newCopySource(t *testing.T) copySource {
 
 	// What the store reads, to compare with the copy.
 	if src.members, err = db.Members(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if src.invitations, err = db.PendingInvitations(ctx, src.ana); err != nil {
 		t.Fatal(err)
 	}
 	if src.acme, err = db.ListTokens(ctx, src.ana, store.TokenFilter{IncludeRevoked: true}); err != nil {
@@ -201,13 +219,20 @@ func newCopySource(t *testing.T) copySource {
 			t.Fatalf("on SQLite, revoked token %d: %v", id, err)
 		}
 	}
+	// Those revoked keys presented are audit events too, written here.
+	if err := db.FlushLastUsed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if src.events, err = db.AuditEvents(ctx, src.ana, store.AuditFilter{Limit: store.MaxAuditPage}); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Close(); err != nil { // as an operator stops tokend before moving
 		t.Fatal(err)
 	}
 	return src
 }
 
-var copiedLine = regexp.MustCompile(`^copied (\d+) orgs, (\d+) members, (\d+) sessions, (\d+) tokens, (\d+) settings from (\S+) to (postgres://\S+) in \S+\n$`)
+var copiedLine = regexp.MustCompile(`^copied (\d+) orgs, (\d+) members, (\d+) sessions, (\d+) tokens, (\d+) settings, (\d+) invitations, (\d+) audit_events, (\d+) token_usage, (\d+) token_addresses from (\S+) to (postgres://\S+) in \S+\n$`)
 
 func TestDBCopy(t *testing.T) {
 	t.Parallel()
@@ -215,8 +240,9 @@ func TestDBCopy(t *testing.T) {
 	dsn := storetest.Postgres(t) // before the source: dropped after its handles close
 	src := newCopySource(t)
 	counts, seq := sqliteCounts(t, src.path)
-	want := map[string]int64{"orgs": 2, "members": 5, "sessions": 3, "tokens": 10, "settings": 1}
-	if !reflect.DeepEqual(counts, want) {
+	want := map[string]int64{"orgs": 2, "members": 5, "sessions": 3, "tokens": 10, "settings": 1, "invitations": 2, "audit_events": counts["audit_events"],
+		"token_usage": counts["token_usage"], "token_addresses": counts["token_addresses"]}
+	if !reflect.DeepEqual(counts, want) || counts["audit_events"] < 20 {
 		t.Fatalf("the source holds %v, want %v", counts, want)
 	}
 
@@ -226,13 +252,13 @@ func TestDBCopy(t *testing.T) {
 	}
 	m := copiedLine.FindStringSubmatch(r.stdout)
 	if m == nil {
-		t.Fatalf("db copy printed %q, want \"copied N orgs, N members, N sessions, N tokens, N settings from FILE to URL in …\"", r.stdout)
+		t.Fatalf("db copy printed %q, want \"copied N orgs, N members, N sessions, N tokens, N settings, N invitations, N audit_events, N token_usage, N token_addresses from FILE to URL in …\"", r.stdout)
 	}
-	if got := fmt.Sprint(m[1:6]); got != fmt.Sprint([]int64{2, 5, 3, 10, 1}) {
-		t.Errorf("db copy counted %s, want [2 5 3 10 1]: %q", got, r.stdout)
+	if got, want := fmt.Sprint(m[1:10]), fmt.Sprint([]int64{2, 5, 3, 10, 1, 2, counts["audit_events"], counts["token_usage"], counts["token_addresses"]}); got != want {
+		t.Errorf("db copy counted %s, want %s: %q", got, want, r.stdout)
 	}
-	if m[6] != src.path {
-		t.Errorf("db copy names the source %q, want %q", m[6], src.path)
+	if m[10] != src.path {
+		t.Errorf("db copy names the source %q, want %q", m[10], src.path)
 	}
 	for _, table := range copyTableNames {
 		if n := pgCount(t, dsn, table); n != counts[table] {
@@ -249,6 +275,12 @@ func TestDBCopy(t *testing.T) {
 	// (the one who left among them), tokens with their digests' last four,
 	// creators, expiry, last use, revocations and their reasons, and the
 	// organizations' settings.
+	if es, err := pg.AuditEvents(ctx, src.ana, store.AuditFilter{Limit: store.MaxAuditPage}); err != nil || !reflect.DeepEqual(es, src.events) {
+		t.Errorf("audit events on PostgreSQL (%v):\n%+v\nwant\n%+v", err, es, src.events)
+	}
+	if invs, err := pg.PendingInvitations(ctx, src.ana); err != nil || !reflect.DeepEqual(invs, src.invitations) {
+		t.Errorf("invitations on PostgreSQL (%v):\n%+v\nwant\n%+v", err, invs, src.invitations)
+	}
 	if ms, err := pg.Members(ctx, ""); err != nil || !reflect.DeepEqual(ms, src.members) {
 		t.Errorf("members on PostgreSQL (%v):\n%+v\nwant\n%+v", err, ms, src.members)
 	}

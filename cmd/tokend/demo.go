@@ -72,6 +72,13 @@ func seedDemo(ctx context.Context, db *store.DB, stdout io.Writer) error {
 			return err
 		}
 	}
+	// A pending invitation for the Members page; its link, like the keys,
+	// was never shown to anyone.
+	if _, _, err := db.InviteMember(ctx, owner, store.NewInvitation{
+		Email: "new.colleague@example.com", Name: "New Colleague", Roles: []store.Role{store.RoleViewer},
+	}); err != nil {
+		return err
+	}
 	if err := os.WriteFile(credentials, []byte(text), 0o600); err != nil {
 		return err
 	}

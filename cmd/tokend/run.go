@@ -15,7 +15,8 @@ const usage = `tokend: access tokens for an organization's integrations
 
 Usage:
   tokend serve [--db DB] [--addr HOST:PORT] [--demo] [--access-log=false]
-               [--trusted-proxies CIDR,...]
+               [--trusted-proxies CIDR,...] [--metrics-addr HOST:PORT]
+               [--log-format text|json] [--log-level debug|info|warn|error]
   tokend user add --org NAME --email EMAIL --name NAME --role ROLE[,ROLE] [--db DB]
   tokend user remove --email EMAIL [--db DB]
   tokend user passwd --email EMAIL [--db DB]
@@ -34,7 +35,11 @@ Environment:
                        every instance; without it (or TOKEND_SESSION_KEY_FILE, a
                        file holding it) one is made once and kept in the database
   TOKEND_ACCESS_LOG    false: no log line per request
-  TOKEND_TRUSTED_PROXIES  CIDRs of proxies whose X-Forwarded-For names the client
+  TOKEND_TRUSTED_PROXIES  CIDRs of proxies whose X-Forwarded-For (and X-Request-Id)
+                       tokend takes
+  TOKEND_METRICS_ADDR  address to serve Prometheus metrics on (/metrics); none unless set
+  TOKEND_LOG_FORMAT    text (default) or json
+  TOKEND_LOG_LEVEL     debug, info (default), warn or error
   TOKEND_PASSWORD      password for 'user add' and 'user passwd'; without it, read
                        from standard input
 

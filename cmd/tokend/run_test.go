@@ -35,8 +35,8 @@ const testPassword = "correct horse battery staple"
 // default cost one password takes seconds under the race detector. The
 // built binary of TestBinary keeps the default.
 func TestMain(m *testing.M) {
-	openStore = func(ctx context.Context, path string) (*store.DB, error) {
-		db, err := store.Open(ctx, path)
+	openStore = func(ctx context.Context, path string, opts ...store.Option) (*store.DB, error) {
+		db, err := store.Open(ctx, path, opts...)
 		if err == nil {
 			db.PasswordCost = bcrypt.MinCost
 		}

@@ -28,12 +28,30 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	demo := fs.Bool("demo", false, "on first start, add a demo organization and print how to sign in")
 	accessLog := fs.Bool("access-log", orDefault(getenv, "TOKEND_ACCESS_LOG", "true") != "false", "log a line for every request")
 	proxies := fs.String("trusted-proxies", getenv("TOKEND_TRUSTED_PROXIES"), "comma-separated `CIDRs` of proxies whose X-Forwarded-For names the client")
+	leakKeysFile := fs.String("leak-report-keys", getenv("TOKEND_LEAK_REPORT_KEYS"), "PEM `file` of ECDSA P-256 public keys leak reports must be signed with")
+	cacheSize := cacheSizeFlag(fs)
+	logging := addLogFlags(fs, getenv)
+	metricsAddr := metricsAddrFlag(fs, getenv)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logOpts, err := logging.options()
+	if err != nil {
 		return err
 	}
 	trusted, err := parseCIDRs(*proxies)
 	if err != nil {
 		return err
+	}
+	var leakKeys web.LeakReportKeys
+	if *leakKeysFile != "" {
+		pemKeys, err := os.ReadFile(*leakKeysFile)
+		if err != nil {
+			return fmt.Errorf("leak report keys: %w", err)
+		}
+		if leakKeys, err = web.ParseLeakReportKeys(pemKeys); err != nil {
+			return fmt.Errorf("leak report keys: %s: %w", *leakKeysFile, err)
+		}
 	}
 	if !store.IsPostgres(*dbPath) {
 		if dir := filepath.Dir(*dbPath); dir != "." {
@@ -42,7 +60,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 			}
 		}
 	}
-	db, err := openStore(ctx, *dbPath)
+	db, err := openStore(ctx, *dbPath, store.WithCacheSize(*cacheSize))
 	if err != nil {
 		return err
 	}
@@ -58,10 +76,21 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		}
 	}
 	// Every line, the HTTP server's own and the store's included, passes
-	// through the redaction that keeps a token's text out of the log.
-	logger := slog.New(web.RedactingHandler(slog.NewTextHandler(stderr, nil)))
+	// through the redaction that keeps a token's text out of the log. The
+	// access log's lines are buffered, and written out on exit.
+	logOut, err := web.NewLogOutput(stderr, logOpts)
+	if err != nil {
+		return err
+	}
+	defer logOut.Close()
+	logger := logOut.Logger()
 	db.Logger = logger
-	srv, err := web.New(db, web.Config{SessionKey: key, Logger: logger, AccessLog: *accessLog, TrustedProxies: trusted})
+	var metrics *web.Metrics
+	if *metricsAddr != "" {
+		metrics = web.NewMetrics(logOut)
+	}
+	srv, err := web.New(db, web.Config{SessionKey: key, Logger: logger, AccessLog: *accessLog, AccessLogger: logOut.AccessLogger(),
+		Metrics: metrics, TrustedProxies: trusted, LeakReportKeys: leakKeys})
 	if err != nil {
 		return err
 	}
@@ -70,6 +99,12 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	metricsSrv, err := listenMetrics(*metricsAddr, metrics, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer metricsSrv.close()
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -80,6 +115,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "tokend serving http://%s (database %s)\n", displayAddr(ln.Addr()), db)
+	metricsSrv.serve(stdout)
 
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.Serve(ln) }()
@@ -94,6 +130,9 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		return err
 	}
+	metricsSrv.close()
+	// Every request's line is on its way out before serve says it stopped.
+	logOut.Close()
 	fmt.Fprintln(stdout, "tokend stopped")
 	return nil
 }
