@@ -55,6 +55,19 @@
     if (copy) copyKey(copy);
   });
 
+  // "Select all N matching" takes every token the filters match, not only
+  // the rows shown: it ticks the list's rows too, to show so, and unticking
+  // a row unticks it.
+  document.addEventListener("change", function (e) {
+    const box = e.target;
+    if (box.matches("[data-select-all]")) {
+      document.querySelectorAll('input[name=ids][form="' + box.dataset.selectAll + '"]').forEach(function (row) { row.checked = box.checked; });
+    } else if (box.matches("input[name=ids][form]") && !box.checked) {
+      const all = document.querySelector('[data-select-all="' + box.getAttribute("form") + '"]');
+      if (all) all.checked = false;
+    }
+  });
+
   function copyKey(button) {
     const input = document.getElementById(button.dataset.copy);
     const status = document.querySelector("[data-testid=copy-status]");
@@ -62,12 +75,12 @@
     const done = function () { status.textContent = "Copied to the clipboard."; };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(input.value).then(done, function () {
-        status.textContent = "Press Ctrl+C (⌘C on a Mac) to copy the selected key.";
+        status.textContent = "Press Ctrl+C (⌘C on a Mac) to copy it.";
       });
     } else if (document.execCommand && document.execCommand("copy")) {
       done();
     } else {
-      status.textContent = "Press Ctrl+C (⌘C on a Mac) to copy the selected key.";
+      status.textContent = "Press Ctrl+C (⌘C on a Mac) to copy it.";
     }
   }
 
@@ -99,10 +112,10 @@
     const replace = document.querySelector("[data-replace-url]");
     if (replace) history.replaceState(null, "", replace.dataset.replaceUrl);
   }
-  // Leaving the page takes the key with it, even from a browser that would
-  // keep the page to show again on Back.
+  // Leaving the page takes the key (or invitation link) with it, even from
+  // a browser that would keep the page to show again on Back.
   window.addEventListener("pagehide", function () {
-    document.querySelectorAll("[data-testid=new-key]").forEach(function (box) { box.remove(); });
+    document.querySelectorAll("[data-testid=new-key], [data-testid=invitation-link]").forEach(function (box) { box.remove(); });
   });
 
   if (document.readyState === "loading") {

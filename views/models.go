@@ -53,6 +53,18 @@ type TokenRow struct {
 	// Revoked says when and why the token was revoked; empty while it works.
 	Revoked   string
 	RevokeURL string
+	// EventsURL lists the token's audit events; the owner's only.
+	EventsURL string
+	// PageURL is the token's own page.
+	PageURL string
+	// Leaked marks a token whose key a leak report named.
+	Leaked bool
+	// ExpiresSoon is "Expires in 2 days", "Expires tomorrow" or "Expires
+	// today" for a working token that expires within 7 days.
+	ExpiresSoon string
+	// SelectForm is the id of the Revoke selected form the row's checkbox
+	// belongs to; empty for a row the viewer may not revoke.
+	SelectForm string
 }
 
 // TokensPage is the Token Management page.
@@ -70,12 +82,18 @@ type TokenLists struct {
 	Flash string
 	// MyRoles are the roles the viewer's personal tokens act with.
 	MyRoles string
-	// ShowRevoked lists revoked tokens too; ToggleURL switches it.
-	ShowRevoked bool
-	ToggleURL   string
-	IsOwner     bool
-	OrgName     string
-	MyTokens    []TokenRow
+	// Filter is the search and filters, as the URL fills them in;
+	// Problem, when set, says why no list is shown (a filter that does
+	// not read).
+	Filter  TokenFilterForm
+	Problem string
+	// Expiring warns of tokens the viewer manages that expire soon.
+	Expiring ExpiryNotice
+	IsOwner  bool
+	OrgName  string
+	// My, User and System say how many tokens each list has and matches.
+	My, User, System ListSummary
+	MyTokens         []TokenRow
 	// UserTokens and SystemTokens are the owner's only.
 	UserTokens   []TokenRow
 	SystemTokens []TokenRow
@@ -103,6 +121,17 @@ type NewKey struct {
 	KindTitle string // "personal" or "system"
 	Name      string
 	Key       string
+	// ReplaceURL is the page's address once shown, so that a reload asks
+	// for the page, not the form again; "" for Token Management.
+	ReplaceURL string
+}
+
+// ReplaceURLOrTokens is ReplaceURL, or Token Management.
+func (k NewKey) ReplaceURLOrTokens() string {
+	if k.ReplaceURL == "" {
+		return "/tokens"
+	}
+	return k.ReplaceURL
 }
 
 // RoleOption is a checkbox in the Roles group.
@@ -128,6 +157,10 @@ type TokenForm struct {
 	Today, MaxDate string
 	// Policy tells the organization's maximum lifetime, if it has one.
 	Policy string
+	// Description and AllowedIPs are as typed; optional.
+	Description    string
+	DescriptionMax int
+	AllowedIPs     string
 	// Errors by field: "name", "roles", "expires", or "" for the form as a
 	// whole.
 	Errors map[string]string
@@ -182,4 +215,6 @@ type ErrorPage struct {
 	Status  int
 	Title   string
 	Message string
+	// RequestID names the request, for the person to quote.
+	RequestID string
 }

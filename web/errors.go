@@ -67,7 +67,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// An outage is logged once, when it starts, by the store.
 		s.logFailure(c, err)
 	}
-	page := views.ErrorPage{Status: status, Title: http.StatusText(status), Message: message}
+	page := views.ErrorPage{Status: status, Title: http.StatusText(status), Message: message, RequestID: requestID(c)}
 	m, ok := memberOf(c)
 	if !ok && status < 500 && csrfToken(c) != "" {
 		// A page that does not exist still shows who is signed in (but not
@@ -90,7 +90,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		component = views.ErrorDialog(page)
 	}
 	if err := render(c, status, component); err != nil {
-		s.log.Error("render error page", "error", redactTokens(err.Error()))
+		// Nothing was sent: say it in plain words rather than not at all.
+		c.String(status, message)
+		s.log.Error("render error page", "error", redactTokens(err.Error()), "request_id", requestID(c))
 	}
 }
 
@@ -99,7 +101,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 // redacted.
 func (s *Server) logFailure(c echo.Context, err error) {
 	s.log.ErrorContext(c.Request().Context(), "request failed",
-		"path", redactTokens(c.Request().URL.Path), "error", redactTokens(err.Error()))
+		"path", redactTokens(c.Request().URL.Path), "error", redactTokens(err.Error()), "request_id", requestID(c))
 }
 
 // isAPI reports whether the request is for integrations, which get JSON.
@@ -174,6 +176,6 @@ func (s *Server) handleAPIError(err error, c echo.Context) {
 		return
 	}
 	if err := c.JSON(ae.Status, map[string]*apiError{"error": ae}); err != nil {
-		s.log.Error("write API error", "error", redactTokens(err.Error()))
+		s.log.Error("write API error", "error", redactTokens(err.Error()), "request_id", requestID(c))
 	}
 }

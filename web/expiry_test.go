@@ -194,7 +194,7 @@ func TestExpiryPresetShowsTheDateInTheList(t *testing.T) {
 	app := newTestApp(t)
 	c := app.signIn(app.member)
 	for _, tt := range []struct{ name, expires, shown, iso string }{
-		{"Week", "7", "Dec 3, 2026", "2026-12-03T12:00:00Z"},
+		{"Week", "7", "Expires in 7 days Dec 3, 2026", "2026-12-03T12:00:00Z"}, // within the warning's 7 days
 		{"Quarter", "90", "Feb 24, 2027", "2027-02-24T12:00:00Z"},
 		{"Forever", "never", "Never", ""},
 	} {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -15,20 +14,31 @@ import (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// securityHeaders sets the headers every response carries.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if isTLS(c) {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		return next(c)
+// securityHeaders are the headers every response carries, with their
+// keys in canonical form and their values made once: every response
+// shares them, and nothing changes a header's value in place (Set and Add
+// replace the slice).
+var securityHeaders = []struct {
+	key   string
+	value []string
+}{
+	{"Content-Security-Policy", []string{contentSecurityPolicy}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Referrer-Policy", []string{"same-origin"}},
+	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=()"}},
+}
+
+var strictTransportSecurity = []string{"max-age=31536000"}
+
+// setSecurityHeaders sets the security headers on h, c's response's.
+func setSecurityHeaders(c echo.Context, h http.Header) {
+	for _, sh := range securityHeaders {
+		h[sh.key] = sh.value
+	}
+	if isTLS(c) {
+		h["Strict-Transport-Security"] = strictTransportSecurity
 	}
 }
 
@@ -52,12 +62,7 @@ var errCSRF = echo.NewHTTPError(http.StatusForbidden,
 func csrf() echo.MiddlewareFunc {
 	config := func(secure bool) echo.MiddlewareFunc {
 		return middleware.CSRFWithConfig(middleware.CSRFConfig{
-			Skipper: func(c echo.Context) bool {
-				// Bearer tokens are not sent by browsers on their own, so
-				// the API needs no CSRF token.
-				p := c.Request().URL.Path
-				return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || isAPI(c)
-			},
+			Skipper:        csrfSkipped,
 			TokenLookup:    "form:" + csrfField + ",header:" + echo.HeaderXCSRFToken,
 			CookieName:     csrfCookie,
 			CookiePath:     "/",
@@ -74,15 +79,28 @@ func csrf() echo.MiddlewareFunc {
 	// The cookie is Secure when the browser came over HTTPS, as the session
 	// cookie is; Echo's setting is fixed, so there is one of each.
 	plain, secure := config(false), config(true)
+	// Echo wraps its middleware around the route's handler at every
+	// request: a request the check skips (the API's token checks among
+	// them) is passed on before Echo's CSRF middleware is built for it.
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		plainNext, secureNext := plain(next), secure(next)
 		return func(c echo.Context) error {
-			if isTLS(c) {
-				return secureNext(c)
+			switch {
+			case csrfSkipped(c):
+				return next(c)
+			case isTLS(c):
+				return secure(next)(c)
 			}
-			return plainNext(c)
+			return plain(next)(c)
 		}
 	}
+}
+
+// csrfSkipped reports whether a request needs no CSRF check: bearer
+// tokens are not sent by browsers on their own, so the API needs none, and
+// neither do static files and health checks, which change nothing.
+func csrfSkipped(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || isAPI(c)
 }
 
 func csrfToken(c echo.Context) string {
@@ -90,46 +108,13 @@ func csrfToken(c echo.Context) string {
 	return t
 }
 
-// logRequests logs one line per request: method, path, status, duration.
-// Never a header, a form value or a body, where a token could be; and a
-// token pasted into the path (Envoy's ext_authz sends the original path
-// under /auth/verify/) is redacted, as is anything the error says.
-func (s *Server) logRequests() echo.MiddlewareFunc {
-	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogMethod:   true,
-		LogURIPath:  true,
-		LogStatus:   true,
-		LogLatency:  true,
-		LogRemoteIP: true,
-		LogError:    true,
-		HandleError: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			level := slog.LevelInfo
-			attrs := []slog.Attr{
-				slog.String("method", v.Method), slog.String("path", redactTokens(v.URIPath)), slog.Int("status", v.Status),
-				slog.Duration("took", v.Latency), slog.String("remote", redactTokens(v.RemoteIP)),
-			}
-			if v.Status >= 500 && v.Error != nil {
-				level = slog.LevelError
-				attrs = append(attrs, slog.String("error", redactTokens(v.Error.Error())))
-			}
-			s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
-			return nil
-		},
-	})
-}
-
-// recoverPanics turns a panic into a 500 through the error handler, and
-// logs it with its stack to the server's log, redacted, rather than to
-// Echo's own logger on stdout.
-func (s *Server) recoverPanics() echo.MiddlewareFunc {
-	return middleware.RecoverWithConfig(middleware.RecoverConfig{
-		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			s.log.ErrorContext(c.Request().Context(), "panic", "path", redactTokens(c.Request().URL.Path),
-				"error", redactTokens(err.Error()), "stack", redactTokens(string(stack)))
-			return err
-		},
-	})
+// logPanic logs a panic a request caused, with its stack, to the
+// server's log, redacted, rather than to Echo's own logger on stdout; the
+// error goes on to the error handler as a 500.
+func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
+	s.log.ErrorContext(c.Request().Context(), "panic", "path", redactTokens(c.Request().URL.Path),
+		"error", redactTokens(err.Error()), "stack", redactTokens(string(stack)), "request_id", requestID(c))
+	return err
 }
 
 // staticFiles serves the embedded static files, never a directory listing,

@@ -128,6 +128,53 @@ var routeMatrix = []struct {
 	{"GET", "/tokens/0/revoke", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
 	{"POST", "/tokens/-1/revoke", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
 	{"GET", "/tokens/99999999999999999999/revoke", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	// Search and filters (a member's owner-only filters are no filter),
+	// and Revoke selected with ids that name no token, an empty
+	// selection, every list's "Select all", and every token of the
+	// fixture at once: each actor's has another's among them, so nothing
+	// is revoked (TestBulkRevokePermissionMatrix tries each token alone).
+	{"GET", "/tokens?q=token&state=expiring&last_used=never&sort=expires", nil, [...]outcome{toLogin, ok, ok, ok, ok}},
+	{"GET", "/tokens?kind=system&member_id=999999&role=admin&created_by=999999", nil, [...]outcome{toLogin, ok, ok, ok, ok}},
+	{"GET", "/tokens/bulk-revoke", nil, [...]outcome{toLogin, invalid, invalid, invalid, invalid}},
+	{"GET", "/tokens/bulk-revoke?ids=999999", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	{"GET", "/tokens/bulk-revoke?list=my&all=1", nil, [...]outcome{toLogin, ok, ok, ok, ok}},
+	{"GET", "/tokens/bulk-revoke?list=user&all=1", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"GET", "/tokens/bulk-revoke?list=system&all=1", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"POST", "/tokens/bulk-revoke", nil, [...]outcome{toLogin, invalid, invalid, invalid, invalid}},
+	{"POST", "/tokens/bulk-revoke", bulkFormOfEveryToken, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	// A token's own page and its forms, with ids that name no token
+	// (permCases tries every token with every actor).
+	{"GET", "/tokens/999999", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	{"GET", "/tokens/abc", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	{"GET", "/tokens/007", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	{"POST", "/tokens/999999/edit", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	{"POST", "/tokens/999999/rotate", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	{"POST", "/tokens/abc/rotate", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	{"POST", "/tokens/999999/end-grace", nil, [...]outcome{toLogin, notFound, notFound, notFound, notFound}},
+	// The owner's console: Audit Log. An owner's POST without a choice
+	// changes nothing.
+	{"GET", "/audit", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"GET", "/audit?action=token.created&actor_kind=member&from=2026-11-01&to=2026-11-30", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"GET", "/audit/export?format=csv", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"GET", "/audit/export?format=jsonl", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"POST", "/audit/retention", nil, [...]outcome{toLogin, forbidden, forbidden, invalid, invalid}},
+	// The owner's console: Members, with ids that name no one (members_test.go
+	// tries real ones, and another organization's).
+	{"GET", "/members", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"GET", "/members?view=former&q=a", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"GET", "/members/invite", nil, [...]outcome{toLogin, forbidden, forbidden, ok, ok}},
+	{"POST", "/members/invitations", inviteFormWithOwnerRole, [...]outcome{toLogin, forbidden, forbidden, invalid, invalid}},
+	{"POST", "/members/invitations/999999/withdraw", nil, [...]outcome{toLogin, forbidden, forbidden, notFound, notFound}},
+	{"GET", "/members/999999/roles", nil, [...]outcome{toLogin, forbidden, forbidden, notFound, notFound}},
+	{"POST", "/members/999999/roles", nil, [...]outcome{toLogin, forbidden, forbidden, notFound, notFound}},
+	{"GET", "/members/abc/roles", nil, [...]outcome{toLogin, forbidden, forbidden, notFound, notFound}},
+	{"GET", "/members/999999/remove", nil, [...]outcome{toLogin, forbidden, forbidden, notFound, notFound}},
+	{"POST", "/members/999999/remove", nil, [...]outcome{toLogin, forbidden, forbidden, notFound, notFound}},
+	// An invitation link needs no sign-in; one that names no invitation is
+	// not found, whoever opens it.
+	{"GET", "/invitations/0123456789abcdefghijABCDEFGHIJxy", nil, [...]outcome{notFound, notFound, notFound, notFound, notFound}},
+	{"POST", "/invitations/0123456789abcdefghijABCDEFGHIJxy", joinForm, [...]outcome{notFound, notFound, notFound, notFound, notFound}},
+	{"GET", "/invitations/short", nil, [...]outcome{notFound, notFound, notFound, notFound, notFound}},
 }
 
 // formSpec is a form a row posts, built per fixture and actor.
@@ -162,10 +209,29 @@ var (
 			"org_id": {strconv.FormatInt(f.otherOrgOf(a), 10)},
 		}
 	}}
+	// inviteFormWithOwnerRole invites someone as a second owner, into the
+	// other organization.
+	inviteFormWithOwnerRole = &formSpec{"invitation with owner role", func(f *permFixture, a actor) url.Values {
+		return url.Values{"name": {"Eve"}, "email": {"eve@example.test"}, "roles": {string(store.RoleOwner)},
+			"org_id": {strconv.FormatInt(f.otherOrgOf(a), 10)}}
+	}}
+	// joinForm accepts an invitation.
+	joinForm = &formSpec{"join form", func(*permFixture, actor) url.Values {
+		return url.Values{"name": {"Eve"}, "password": {testPassword}, "password_confirm": {testPassword}}
+	}}
 	// systemFormWithOwnerRole asks for a system token with the one role no
 	// token may hold.
 	systemFormWithOwnerRole = &formSpec{"system form with owner role", func(*permFixture, actor) url.Values {
 		return url.Values{"name": {"made-by-request"}, "roles": {string(store.RoleOwner), string(store.RoleVideo)}}
+	}}
+	// bulkFormOfEveryToken asks Yes, Revoke for every token of the
+	// fixture, both organizations'.
+	bulkFormOfEveryToken = &formSpec{"every token", func(f *permFixture, _ actor) url.Values {
+		v := url.Values{}
+		for _, id := range f.ids {
+			v.Add("ids", strconv.FormatInt(id, 10))
+		}
+		return v
 	}}
 )
 
@@ -359,6 +425,20 @@ func permCases() []permCase {
 			if row.access[a] != mayRevoke || htmxRevokeTried[a] == row.object {
 				cases = append(cases, permCase{actor: a, method: "POST", path: path, object: row.object, want: post, htmx: true})
 			}
+			// The token's own page, and its forms: a rotation without a
+			// grace chosen changes nothing; whoever may not manage the
+			// token gets 404 from each.
+			page := map[access]outcome{mustSignIn: toLogin, mayRevoke: ok, notTheirs: notFound}[row.access[a]]
+			rotate := map[access]outcome{mustSignIn: toLogin, mayRevoke: invalid, notTheirs: notFound}[row.access[a]]
+			cases = append(cases,
+				permCase{actor: a, method: "GET", path: "/tokens/{id}", object: row.object, want: page},
+				permCase{actor: a, method: "POST", path: "/tokens/{id}/rotate", object: row.object, want: rotate},
+			)
+			if row.access[a] != mayRevoke {
+				for _, p := range []string{"/tokens/{id}/edit", "/tokens/{id}/end-grace"} {
+					cases = append(cases, permCase{actor: a, method: "POST", path: p, object: row.object, want: page})
+				}
+			}
 		}
 	}
 	return cases
@@ -494,7 +574,12 @@ func (f *permFixture) checkStatus(t *testing.T, pc permCase, path string, r *res
 	if wantLocation != "" && r.location() != wantLocation {
 		t.Errorf("redirected to %q, want %q", r.location(), wantLocation)
 	}
-	if pc.want == ok && strings.Contains(pc.path, "{id}") {
+	if pc.want == ok && pc.path == "/tokens/{id}" {
+		if got := r.text(`[data-testid=token-title]`); got != pc.object.String() {
+			t.Errorf("the page is about %q, want %q", got, pc.object)
+		}
+	}
+	if pc.want == ok && strings.HasSuffix(pc.path, "/revoke") {
 		if got := r.text(`[data-testid=revoke-token-name]`); got != pc.object.String() {
 			t.Errorf("confirmation names %q, want %q", got, pc.object)
 		}
@@ -610,7 +695,7 @@ func TestForeignTokenLooksLikeMissingToken(t *testing.T) {
 		}
 		for _, o := range []object{miaPersonal, anaPersonal, acmeSystem, globexSystem, gusPersonal} {
 			r := do(fmt.Sprintf("/tokens/%d/revoke", f.ids[o]))
-			if r.StatusCode != missing.StatusCode || r.body != missing.body {
+			if r.StatusCode != missing.StatusCode || withoutRequestID(r.body) != withoutRequestID(missing.body) {
 				t.Errorf("%s %s: status %d, body differs from a missing token's: %v", method, o, r.StatusCode, r.body != missing.body)
 			}
 		}

@@ -1,17 +1,42 @@
 package web
 
 import (
+	"bytes"
 	"net/http"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 )
 
-// render writes a templ component as the response.
+// render writes a templ component as the response. The page is rendered in
+// full before a byte is sent: a component that fails halfway returns its
+// error, for the error handler to answer with an error page, rather than
+// leave the browser a truncated page under a 200.
 func render(c echo.Context, status int, component templ.Component) error {
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(status)
-	return component.Render(c.Request().Context(), c.Response())
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	if err := component.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderBuffers keep the buffers pages are rendered into, so that a page
+// costs no new buffer once the server has warmed up.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledRender is the largest buffer kept for the next page: one
+// unusually large page (a long audit log) does not hold its memory for
+// good.
+const maxPooledRender = 256 << 10
+
+func putRenderBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledRender {
+		return
+	}
+	buf.Reset()
+	renderBuffers.Put(buf)
 }
 
 // isHTMX reports whether htmx made the request, so the answer is the

@@ -29,12 +29,12 @@ func TestShowRevokedTokens(t *testing.T) {
 	if got := plain.rowNames("user-tokens"); len(got) != 1 || got[0] != "new laptop" {
 		t.Errorf("default view lists %q, want only the working token", got)
 	}
-	href, _ := plain.doc.Find(`[data-testid=toggle-revoked]`).Attr("href")
-	if href != "/tokens?show=revoked" || plain.text(`[data-testid=toggle-revoked]`) != "Show revoked tokens" {
-		t.Fatalf("toggle %q %q", href, plain.text(`[data-testid=toggle-revoked]`))
+	// Revoked tokens are a choice of the State filter; the first
+	// release's ?show=revoked still asks for them.
+	if got := plain.doc.Find(`#filter-state option[selected]`).AttrOr("value", "?"); got != "" {
+		t.Errorf("the State filter starts at %q, want Not revoked", got)
 	}
-
-	all := c.get(href)
+	all := c.get("/tokens?show=revoked")
 	if all.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", all.StatusCode)
 	}
@@ -52,23 +52,23 @@ func TestShowRevokedTokens(t *testing.T) {
 	if old.Find(`[data-testid=revoke]`).Length() != 0 || lea.Find(`[data-testid=revoke]`).Length() != 0 {
 		t.Error("a revoked row offers Revoke")
 	}
-	if all.text(`[data-testid=toggle-revoked]`) != "Hide revoked tokens" {
-		t.Errorf("toggle says %q", all.text(`[data-testid=toggle-revoked]`))
+	if got := all.doc.Find(`#filter-state option[selected]`).AttrOr("value", ""); got != stateAll {
+		t.Errorf("?show=revoked shows the State filter at %q, want all", got)
 	}
 
 	// Revoking from this view, without JavaScript, comes back to it.
 	working := all.row(t, "my-tokens", "new laptop")
 	link, _ := working.Find(`[data-testid=revoke]`).Attr("href")
-	if !strings.HasSuffix(link, "?show=revoked") {
+	if !strings.HasSuffix(link, "?state=all") {
 		t.Fatalf("revoke link %q loses the view", link)
 	}
 	confirm := c.get(link)
-	if back, _ := confirm.doc.Find(`[data-testid=cancel-revoke]`).Attr("href"); back != "/tokens?show=revoked" {
+	if back, _ := confirm.doc.Find(`[data-testid=cancel-revoke]`).Attr("href"); back != "/tokens?state=all" {
 		t.Errorf("Cancel goes to %q", back)
 	}
 	action, _ := confirm.doc.Find(`form[method=post]`).Last().Attr("action")
 	r := c.postForm(action, nil)
-	if r.StatusCode != http.StatusSeeOther || r.location() != "/tokens?show=revoked" {
+	if r.StatusCode != http.StatusSeeOther || r.location() != "/tokens?state=all" {
 		t.Errorf("after Yes, Revoke: %d to %q, want 303 to the same view", r.StatusCode, r.location())
 	}
 }

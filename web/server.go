@@ -27,6 +27,12 @@ type Config struct {
 	Logger     *slog.Logger
 	// AccessLog logs a line for every request.
 	AccessLog bool
+	// AccessLogger takes the access log's lines instead of Logger
+	// (tokend serve gives LogOutput's, which buffers them).
+	AccessLogger *slog.Logger
+	// Metrics, when given, count what the server and its store do; serve
+	// them with Metrics.Handler on a listener of their own.
+	Metrics *Metrics
 	// TrustedProxies are the networks whose X-Forwarded-For names the client
 	// address; without them, the address is the connection's.
 	TrustedProxies []*net.IPNet
@@ -38,6 +44,9 @@ type Config struct {
 	// six seconds; per account, five then one every thirty seconds. Tests
 	// set their own.
 	SignInFailures *SignInLimits
+	// LeakReportKeys, when given, are the keys a leak report must be
+	// signed with (ParseLeakReportKeys reads them).
+	LeakReportKeys LeakReportKeys
 }
 
 // SignInLimits are the budgets of failed sign-ins.
@@ -53,8 +62,14 @@ type Server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	failures *failureLimiter
+	access   slog.Handler // the access log's; nil when off
+	metrics  *Metrics     // nil when off
+	trusted  []*net.IPNet
+
+	bodyLimit, csrf echo.MiddlewareFunc // applied by frame
 
 	signInByAddr, signInByAccount *failureLimiter
+	leaks                         *leakReports
 }
 
 // New builds the server and its routes.
@@ -98,6 +113,7 @@ func New(db *store.DB, cfg Config) (*Server, error) {
 		failures:        newFailureLimiter(cfg.FailuresPerSecond, cfg.FailureBurst),
 		signInByAddr:    newFailureLimiter(signIn.PerAddrPerSecond, signIn.AddrBurst),
 		signInByAccount: newFailureLimiter(signIn.PerAccountPerSecond, signIn.AccountBurst),
+		leaks:           newLeakReports(cfg.LeakReportKeys),
 	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
@@ -110,7 +126,19 @@ func New(db *store.DB, cfg Config) (*Server, error) {
 		}
 		s.echo.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
-	s.routes(cfg.AccessLog)
+	s.trusted, s.metrics = cfg.TrustedProxies, cfg.Metrics
+	if cfg.AccessLog {
+		al := cfg.Logger
+		if cfg.AccessLogger != nil {
+			al = cfg.AccessLogger
+		}
+		s.access = RedactingHandler(al.Handler())
+	}
+	s.routes()
+	if s.metrics != nil {
+		s.metrics.bindRoutes(s.echo.Routes())
+		s.metrics.watchStore(db)
+	}
 	return s, nil
 }
 

@@ -76,11 +76,20 @@ func (s *Server) requireMember(next echo.HandlerFunc) echo.HandlerFunc {
 // requireOwner refuses anyone but the organization owner. The store checks
 // again; this answers early with 403 instead of a form the member cannot use.
 func requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if m, _ := memberOf(c); !m.IsOwner() {
-			return echo.NewHTTPError(http.StatusForbidden, "Only the organization owner can manage system tokens.")
+	return requireOwnerTo("manage system tokens")(next)
+}
+
+// requireOwnerTo is requireOwner for the owner's other pages, saying what
+// only the owner can do ("manage members").
+func requireOwnerTo(what string) echo.MiddlewareFunc {
+	refused := echo.NewHTTPError(http.StatusForbidden, "Only the organization owner can "+what+".")
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if m, _ := memberOf(c); !m.IsOwner() {
+				return refused
+			}
+			return next(c)
 		}
-		return next(c)
 	}
 }
 
@@ -130,24 +139,37 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 
-	// A new session on every sign-in: whatever session id the browser held
-	// before, perhaps planted, is ended and never becomes signed in.
+	if err := s.startSession(c, m.ID, ""); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, safeNext(next))
+}
+
+// startSession signs the browser in as the member: a new session on every
+// sign-in, so whatever session id the browser held before, perhaps planted,
+// is ended and never becomes signed in. flash, if any, is the first thing
+// the next page says.
+func (s *Server) startSession(c echo.Context, memberID int64, flash string) error {
+	ctx := c.Request().Context()
 	sess := s.session(c)
 	if old, ok := sess.Values[sessionIDKey].(string); ok {
 		if err := s.db.DeleteSession(ctx, old); err != nil {
 			return err
 		}
 	}
-	sid, err := s.db.CreateSession(ctx, m.ID)
+	sid, err := s.db.CreateSession(ctx, memberID)
 	if err != nil {
 		return err
 	}
 	sess.Values = map[any]any{sessionIDKey: sid}
+	if flash != "" {
+		sess.AddFlash(flash)
+	}
 	if err := s.saveSession(c, sess); err != nil {
 		return err
 	}
 	s.expireCSRFCookie(c)
-	return c.Redirect(http.StatusSeeOther, safeNext(next))
+	return nil
 }
 
 func (s *Server) logout(c echo.Context) error {

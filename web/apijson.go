@@ -1,0 +1,178 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"tokend/store"
+)
+
+// The answer of GET /api/v1/token, asked on every call of some
+// integrations, is written by hand rather than by reflection: the bytes
+// encoding/json writes for toAPIPrincipal (apijson_test.go holds the two
+// together), at a fraction of the cost and with no allocation but the
+// hint's.
+
+var jsonContentType = []string{echo.MIMEApplicationJSON}
+
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// writePrincipalJSON answers p as c.JSON(status, toAPIPrincipal(*p))
+// would: encoding/json's bytes and a newline.
+func writePrincipalJSON(c echo.Context, status int, p *store.Principal) error {
+	bp := jsonBuffers.Get().(*[]byte)
+	defer jsonBuffers.Put(bp)
+	b := append(appendPrincipalJSON((*bp)[:0], p), '\n')
+	*bp = b
+	res := c.Response()
+	res.Header()[echo.HeaderContentType] = jsonContentType
+	res.WriteHeader(status)
+	_, err := res.Write(b)
+	return err
+}
+
+// appendPrincipalJSON appends the JSON of toAPIPrincipal(*p).
+func appendPrincipalJSON(b []byte, p *store.Principal) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, p.TokenID, 10)
+	b = append(b, `,"kind":`...)
+	b = appendJSONString(b, string(p.Kind))
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, p.Name)
+	b = append(b, `,"hint":`...)
+	b = appendJSONString(b, p.Hint())
+	b = append(b, `,"last_four":`...)
+	b = appendJSONString(b, p.LastFour)
+	b = append(b, `,"organization":{"id":`...)
+	b = strconv.AppendInt(b, p.OrgID, 10)
+	if p.OrgName != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, p.OrgName)
+	}
+	b = append(b, '}')
+	if p.Kind == store.KindPersonal {
+		b = append(b, `,"member":{"id":`...)
+		b = strconv.AppendInt(b, p.MemberID, 10)
+		b = append(b, `,"email":`...)
+		b = appendJSONString(b, p.MemberEmail)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, p.MemberName)
+		b = append(b, '}')
+	}
+	b = append(b, `,"roles":[`...)
+	for i, r := range p.Roles {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, string(r))
+	}
+	b = append(b, `],"created_at":`...)
+	b = appendJSONTime(b, p.CreatedAt)
+	b = append(b, `,"expires_at":`...)
+	b = appendJSONOptTime(b, p.ExpiresAt)
+	b = append(b, `,"last_used_at":`...)
+	b = appendJSONOptTime(b, p.LastUsedAt)
+	return append(b, '}')
+}
+
+// appendJSONTime is time.Time's MarshalJSON: RFC 3339 with nanoseconds as
+// needed. The store's times are all within the years it can write.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// appendJSONOptTime is optTime(t)'s JSON: null for the zero time.
+func appendJSONOptTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	return appendJSONTime(b, t)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString is encoding/json's string: quoted, with <, > and &
+// escaped as \u003c, \u003e and \u0026 for a JSON answer pasted into HTML,
+// control characters escaped, invalid UTF-8 as U+FFFD, and U+2028 and
+// U+2029 (line breaks to JavaScript) escaped.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// joinRoles is the roles' keys with a space between them, as
+// X-Token-Roles and introspection's scope say them.
+func joinRoles(rs []store.Role) string {
+	switch len(rs) {
+	case 0:
+		return ""
+	case 1:
+		return string(rs[0])
+	}
+	n := len(rs) - 1
+	for _, r := range rs {
+		n += len(r)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(string(r))
+	}
+	return b.String()
+}
