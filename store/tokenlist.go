@@ -264,8 +264,12 @@ func (d *DB) ListTokens(ctx context.Context, actor Actor, f TokenFilter) ([]Toke
 	return scanTokens(d.db.QueryContext(ctx, q, args...))
 }
 
+// CountCap is the most tokens CountTokens counts exactly: past it, a list
+// says "10,000+", and a count costs no more however many tokens there are.
+const CountCap = 10_000
+
 // CountTokens counts the tokens actor may see that match f, paging and
-// order aside.
+// order aside, up to CountCap; CountCap+1 means more than CountCap.
 func (d *DB) CountTokens(ctx context.Context, actor Actor, f TokenFilter) (int, error) {
 	a := actor.acting()
 	if err := f.mayList(a); err != nil {
@@ -279,6 +283,7 @@ func (d *DB) CountTokens(ctx context.Context, actor Actor, f TokenFilter) (int, 
 	}
 	where, args := f.where(a, d.now().Unix())
 	var n int
-	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM tokens t WHERE `+strings.Join(where, " AND "), args...).Scan(&n)
+	err := d.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM tokens t WHERE %s LIMIT %d) capped`,
+		strings.Join(where, " AND "), CountCap+1), args...).Scan(&n)
 	return n, err
 }

@@ -73,8 +73,20 @@ func Count(n int, one, many string) string {
 	return Number(n) + " " + many
 }
 
-// Number writes n with thousands separated by commas.
+// CountCap is the most tokens a list counts exactly (store.CountCap); a
+// count past it reads "10,000+".
+const CountCap = 10_000
+
+// Number writes n with thousands separated by commas; a count past
+// CountCap as "10,000+".
 func Number(n int) string {
+	if n > CountCap {
+		return number(CountCap) + "+"
+	}
+	return number(n)
+}
+
+func number(n int) string {
 	s := strconv.Itoa(n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")

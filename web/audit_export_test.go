@@ -277,10 +277,10 @@ func TestAuditAPI(t *testing.T) {
 	})
 	t.Run("filters", func(t *testing.T) {
 		for q, match := range map[string]func(store.AuditEvent) bool{
-			"action=token.revoked":             func(e store.AuditEvent) bool { return e.Action == store.ActionTokenRevoked },
-			"actor_kind=member":                func(e store.AuditEvent) bool { return e.ActorKind == store.ActorMember },
-			fmt.Sprintf("token_id=%d", tok.ID): func(e store.AuditEvent) bool { return e.TargetTokenID == tok.ID || e.ActorTokenID == tok.ID },
-			fmt.Sprintf("member_id=%d", s.member.ID): func(e store.AuditEvent) bool { return s.aboutMember(t, e, s.member.ID) },
+			"action=token.revoked":                          func(e store.AuditEvent) bool { return e.Action == store.ActionTokenRevoked },
+			"actor_kind=member":                             func(e store.AuditEvent) bool { return e.ActorKind == store.ActorMember },
+			fmt.Sprintf("token_id=%d", tok.ID):              func(e store.AuditEvent) bool { return e.TargetTokenID == tok.ID || e.ActorTokenID == tok.ID },
+			fmt.Sprintf("member_id=%d", s.member.ID):        func(e store.AuditEvent) bool { return s.aboutMember(t, e, s.member.ID) },
 			fmt.Sprintf("actor_member_id=%d", s.owner.ID):   func(e store.AuditEvent) bool { return e.ActorMemberID == s.owner.ID },
 			fmt.Sprintf("actor_token_id=%d", s.adminTok.ID): func(e store.AuditEvent) bool { return e.ActorTokenID == s.adminTok.ID },
 			"since=2026-11-26T12:00:00Z&until=2026-11-26T12:00:01Z": func(e store.AuditEvent) bool {
