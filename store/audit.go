@@ -334,13 +334,26 @@ func (d *DB) AuditEvents(ctx context.Context, actor Actor, f AuditFilter) ([]Aud
 	if f.ActorTokenID != 0 {
 		add(`actor_token_id = ?`, f.ActorTokenID)
 	}
-	if f.TokenID != 0 {
-		add(`(target_token_id = ? OR actor_token_id = ?)`, f.TokenID, f.TokenID)
+	// A token's events are those about it or by it; a member's, those
+	// about them, by them, or about one of their personal tokens. Each of
+	// these is read apart through its own index, newest first and no more
+	// than a page, and the pages merged: an OR of them would make the
+	// database walk every event of the organization to find the few of a
+	// token used once.
+	type branch struct {
+		cond string
+		arg  int64
 	}
-	if f.MemberID != 0 {
-		// By them, about them, or about one of their personal tokens.
-		add(`(target_member_id = ? OR actor_member_id = ? OR target_token_id IN (SELECT id FROM tokens WHERE member_id = ?))`,
-			f.MemberID, f.MemberID, f.MemberID)
+	var branches []branch
+	switch {
+	case f.MemberID != 0:
+		branches = []branch{{`target_member_id = ?`, f.MemberID}, {`actor_member_id = ?`, f.MemberID},
+			{`target_token_id IN (SELECT id FROM tokens WHERE member_id = ?)`, f.MemberID}}
+		if f.TokenID != 0 {
+			add(`(target_token_id = ? OR actor_token_id = ?)`, f.TokenID, f.TokenID)
+		}
+	case f.TokenID != 0:
+		branches = []branch{{`target_token_id = ?`, f.TokenID}, {`actor_token_id = ?`, f.TokenID}}
 	}
 	if !f.Since.IsZero() {
 		add(`at >= ?`, f.Since.Unix())
@@ -355,9 +368,19 @@ func (d *DB) AuditEvents(ctx context.Context, actor Actor, f AuditFilter) ([]Aud
 	if limit == 0 {
 		limit = DefaultAuditPage
 	}
+	cond := strings.Join(where, " AND ")
+	if len(branches) > 0 {
+		var union []string
+		var unionArgs []any
+		for i, b := range branches {
+			union = append(union, fmt.Sprintf(`SELECT id FROM (SELECT id FROM audit_events WHERE %s AND %s ORDER BY id DESC LIMIT %d) b%d`, cond, b.cond, limit, i))
+			unionArgs = append(append(unionArgs, args...), b.arg)
+		}
+		cond, args = `id IN (`+strings.Join(union, " UNION ")+`)`, unionArgs
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT id, at, action, actor_kind, coalesce(actor_member_id, 0), coalesce(actor_token_id, 0), actor_label,
 		target_kind, coalesce(target_token_id, 0), coalesce(target_member_id, 0), target_label, client_ip, user_agent, details
-		FROM audit_events WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
+		FROM audit_events WHERE `+cond+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
 	if err != nil {
 		return nil, err
 	}
