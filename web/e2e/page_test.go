@@ -60,15 +60,20 @@ func locate(ctx context.Context, t *chromedp.Target, sel string) (spot, error) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	js := fmt.Sprintf(locateJS, jsString(sel))
-	var last *spot
+	var last, still *spot
 	var lastErr error
 	for {
 		s, err := chromedp.Evaluate[*spot](js)(ctx, t)
 		switch {
 		case err == nil && s != nil && s.Count > 1:
 			return spot{}, fmt.Errorf("%d visible elements match %s", s.Count, sel)
-		case err == nil && s != nil && s.Covered == "":
+		case err == nil && s != nil && s.Covered == "" && still != nil && still.X == s.X && still.Y == s.Y:
+			// Found where it was a tick ago: the page has stopped moving
+			// (a script showing or hiding a field above it), so a click
+			// lands on it.
 			return *s, nil
+		case err == nil && s != nil && s.Covered == "":
+			still = s
 		case err == nil:
 			last = s
 		case ctx.Err() == nil:
