@@ -9,19 +9,21 @@ import (
 	"tokend/store"
 )
 
-// auditClient puts the request's client (address as trusted, User-Agent
+// withAuditClient puts the request's client (address as trusted, User-Agent
 // with any key redacted) on its context, for the audit events the store
-// writes while serving it. The token checks of the hot path change nothing
-// the audit log records from a request, so they skip the allocation.
-func auditClient(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if p := r.URL.Path; p == "/auth/verify" || strings.HasPrefix(p, "/auth/verify/") || strings.HasPrefix(p, "/static/") ||
-			p == "/healthz" || p == "/readyz" || p == "/api/v1/token" && r.Method == http.MethodGet {
-			return next(c)
-		}
-		ctx := store.WithClient(r.Context(), store.Client{Addr: c.RealIP(), UserAgent: redactTokens(r.UserAgent())})
-		c.SetRequest(r.WithContext(ctx))
-		return next(c)
+// writes while serving it. Only a request that may change something writes
+// events; forward auth changes nothing whatever its method, and a dead
+// token it is shown is recorded from the check's own options.
+func withAuditClient(c echo.Context, next echo.HandlerFunc) echo.HandlerFunc {
+	r := c.Request()
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return next
 	}
+	if strings.HasPrefix(r.URL.Path, "/auth/verify") {
+		return next
+	}
+	ctx := store.WithClient(r.Context(), store.Client{Addr: c.RealIP(), UserAgent: redactTokens(r.UserAgent())})
+	c.SetRequest(r.WithContext(ctx))
+	return next
 }

@@ -67,7 +67,7 @@ func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 			err = s.logPanic(c, perr, stack)
 		}
 	}()
-	h := next
+	h := withAuditClient(c, next)
 	if !csrfSkipped(c) {
 		h = s.csrf(h)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tokend/store"
+	"tokend/views"
 )
 
 // Each filter in the URL shows in the form and narrows the lists it applies
@@ -362,5 +363,16 @@ func TestRevokeKeepsTheFilters(t *testing.T) {
 	hx := c.postForm(fmt.Sprintf("/tokens/%d/revoke?q=deploy", f.ids["mia-deploy"]), nil, "HX-Request", "true")
 	if got := hx.rowNames("user-tokens"); !sameNames(got, []string{"deploy-staging"}) {
 		t.Errorf("htmx revoke answered the lists %q, want the filtered view", got)
+	}
+}
+
+// TestCountCapAgrees: the page says "10,000+" exactly where the store stops
+// counting.
+func TestCountCapAgrees(t *testing.T) {
+	if views.CountCap != store.CountCap {
+		t.Fatalf("views.CountCap = %d, store.CountCap = %d", views.CountCap, store.CountCap)
+	}
+	if got := views.Number(store.CountCap + 1); got != "10,000+" {
+		t.Errorf("Number(cap+1) = %q", got)
 	}
 }
