@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -415,7 +416,7 @@ func (d *DB) SetAuditRetention(ctx context.Context, actor Actor, days int) (Org,
 	if !a.manager {
 		return Org{}, Errorf(EFORBIDDEN, "Only the organization owner can set how long the audit log is kept.")
 	}
-	if days != 0 && days != 90 && days != 365 {
+	if !slices.Contains(AuditRetentionChoices, days) {
 		return Org{}, fieldError("audit_retention_days", "Keep audit events for 90 days, 1 year or forever.")
 	}
 	return d.changePolicy(ctx, a, "audit_retention_days", `audit_retention_days`, days)

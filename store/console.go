@@ -415,8 +415,10 @@ func (d *DB) WithdrawInvitation(ctx context.Context, actor Actor, id int64) (Inv
 		return Invitation{}, err
 	}
 	inv, err := findInvitation(ctx, tx, `i.id = ? AND i.org_id = ?`, id, a.orgID)
-	if err != nil {
+	if err == ErrInvitationInvalid {
 		return Invitation{}, Errorf(ENOTFOUND, "No such invitation.")
+	} else if err != nil {
+		return Invitation{}, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE invitations SET withdrawn_at = ?, withdrawn_by = ?
 		WHERE id = ? AND accepted_at IS NULL AND withdrawn_at IS NULL AND expires_at > ?`, tx.now.Unix(), a.memberID, id, tx.now.Unix())

@@ -491,11 +491,15 @@ func (d *DB) removeMember(ctx context.Context, tx *Tx, m Member, a acting) (Memb
 	}
 	// The member's removal, and each token it revoked, so that a token's
 	// history says why it stopped.
-	if err := record(ctx, tx, m.OrgID, a, memberEvent(ActionMemberRemoved, m, map[string]any{"revoked_tokens": len(revoked)})); err != nil {
+	who, err := actorFor(ctx, tx, a)
+	if err != nil {
+		return Member{}, 0, err
+	}
+	if err := recordAs(ctx, tx, m.OrgID, who, memberEvent(ActionMemberRemoved, m, map[string]any{"revoked_tokens": len(revoked)})); err != nil {
 		return Member{}, 0, err
 	}
 	for _, t := range revoked {
-		if err := record(ctx, tx, m.OrgID, a, tokenEvent(ActionTokenRevoked, t, map[string]any{"reason": ReasonMemberLeft, "kind": t.Kind})); err != nil {
+		if err := recordAs(ctx, tx, m.OrgID, who, tokenEvent(ActionTokenRevoked, t, map[string]any{"reason": ReasonMemberLeft, "kind": t.Kind})); err != nil {
 			return Member{}, 0, err
 		}
 	}

@@ -85,12 +85,9 @@ func (d *DB) UpdateToken(ctx context.Context, actor Actor, id int64, e TokenEdit
 		return Token{}, err
 	}
 	defer tx.Rollback()
-	if err := checkActor(ctx, tx, a); err != nil {
+	t, err := manageableToken(ctx, tx, a, id)
+	if err != nil {
 		return Token{}, err
-	}
-	t, err := findToken(ctx, tx, id)
-	if err != nil || !canManage(a, t) {
-		return Token{}, errTokenNotFound
 	}
 	if !t.Active() {
 		return Token{}, Errorf(ECONFLICT, "A revoked token cannot be changed.")
@@ -177,12 +174,9 @@ func (d *DB) RotateToken(ctx context.Context, actor Actor, id int64, grace time.
 		return Token{}, "", err
 	}
 	defer tx.Rollback()
-	if err := checkActor(ctx, tx, a); err != nil {
+	t, err := manageableToken(ctx, tx, a, id)
+	if err != nil {
 		return Token{}, "", err
-	}
-	t, err := findToken(ctx, tx, id)
-	if err != nil || !canManage(a, t) {
-		return Token{}, "", errTokenNotFound
 	}
 	now := tx.now
 	switch {
@@ -249,12 +243,9 @@ func (d *DB) EndGrace(ctx context.Context, actor Actor, id int64) (Token, error)
 		return Token{}, err
 	}
 	defer tx.Rollback()
-	if err := checkActor(ctx, tx, a); err != nil {
+	t, err := manageableToken(ctx, tx, a, id)
+	if err != nil {
 		return Token{}, err
-	}
-	t, err := findToken(ctx, tx, id)
-	if err != nil || !canManage(a, t) {
-		return Token{}, errTokenNotFound
 	}
 	if !t.InGrace(tx.now) {
 		return t, nil

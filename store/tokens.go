@@ -404,6 +404,23 @@ func (d *DB) Token(ctx context.Context, actor Actor, id int64) (Token, error) {
 
 var errTokenNotFound = Errorf(ENOTFOUND, "No such token.")
 
+// manageableToken reads, in tx, a token a may manage, after making sure a
+// still is what it was (checkActor). A token a may not manage is not
+// found; a database error stays what it is.
+func manageableToken(ctx context.Context, tx *Tx, a acting, id int64) (Token, error) {
+	if err := checkActor(ctx, tx, a); err != nil {
+		return Token{}, err
+	}
+	t, err := findToken(ctx, tx, id)
+	if err != nil {
+		return Token{}, err
+	}
+	if !canManage(a, t) {
+		return Token{}, errTokenNotFound
+	}
+	return t, nil
+}
+
 func canManage(a acting, t Token) bool {
 	return t.OrgID == a.orgID && (a.manager || t.Kind == KindPersonal && a.memberID != 0 && t.MemberID == a.memberID)
 }
@@ -419,15 +436,8 @@ func (d *DB) RevokeToken(ctx context.Context, actor Actor, id int64) (t Token, r
 	defer tx.Rollback()
 
 	// A token may revoke itself, so the actor is checked before the change.
-	if err := checkActor(ctx, tx, a); err != nil {
+	if t, err = manageableToken(ctx, tx, a, id); err != nil {
 		return Token{}, false, err
-	}
-	t, err = findToken(ctx, tx, id)
-	if err != nil {
-		return Token{}, false, err
-	}
-	if !canManage(a, t) {
-		return Token{}, false, errTokenNotFound
 	}
 	if !t.Active() {
 		return t, false, nil

@@ -393,12 +393,13 @@ func (c *tokenCache) touch(ct *cachedToken, now time.Time, addr string) {
 // FlushLastUsed writes the queued records of use in one transaction. The
 // server does this every second; tests call it to see the result at once.
 func (d *DB) FlushLastUsed(ctx context.Context) error {
-	if err := d.flushPresented(ctx); err != nil {
-		return err
-	}
-	if err := d.flushUsage(ctx); err != nil {
-		return err
-	}
+	// Each batch is written, or kept for the next flush, whatever became
+	// of the others.
+	return errors.Join(d.flushPresented(ctx), d.flushUsage(ctx), d.flushLastUse(ctx))
+}
+
+// flushLastUse writes the queued times of last use.
+func (d *DB) flushLastUse(ctx context.Context) error {
 	c := d.cache
 	c.pendingMu.Lock()
 	pending := c.pending
