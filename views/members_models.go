@@ -125,9 +125,9 @@ type OffboardingToken struct {
 	Roles    []string
 	LastUsed string
 	Expires  string
-	// EventsURL is the token's history in the Audit Log; RevokeURL its
-	// Revoke Token confirmation.
-	EventsURL, RevokeURL string
+	// PageURL is the token's own page, EventsURL its history in the Audit
+	// Log, RevokeURL its Revoke Token confirmation.
+	PageURL, EventsURL, RevokeURL string
 }
 
 // JoinPage is where an invitation link leads: the invitee confirms their

@@ -267,8 +267,8 @@ func formField(err error, fields ...string) string {
 // idParam reads the :id of a route; an id that is not a number as this
 // server writes it is one that names nothing, answered with notFound.
 func idParam(c echo.Context, notFound error) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != c.Param("id") {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return 0, notFound
 	}
 	return id, nil
@@ -398,7 +398,7 @@ func (s *Server) offboarding(c echo.Context) error {
 func offboardingToken(t store.Token) views.OffboardingToken {
 	ot := views.OffboardingToken{
 		ID: t.ID, Name: t.Name, Hint: t.Hint(), Roles: store.RoleTitles(t.Roles), LastUsed: "Never", Expires: "Never",
-		EventsURL: tokenEventsPath(t.ID), RevokeURL: fmt.Sprintf("/tokens/%d/revoke", t.ID),
+		PageURL: tokenPageURL(t.ID), EventsURL: tokenEventsPath(t.ID), RevokeURL: fmt.Sprintf("/tokens/%d/revoke", t.ID),
 	}
 	if !t.LastUsedAt.IsZero() {
 		ot.LastUsed = t.LastUsedAt.Format(dateTimeLayout)

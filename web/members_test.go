@@ -395,8 +395,11 @@ func TestRemoveMember(t *testing.T) {
 		t.Error("leaving tokens show no last use")
 	}
 	stay := page.doc.Find(`[data-testid=staying-token]`)
-	if href, _ := stay.Find(`[data-testid=token-link]`).Attr("href"); href != fmt.Sprintf("/audit?token_id=%d", made.Token.ID) {
-		t.Errorf("staying token links to %q", href)
+	if href, _ := stay.Find(`[data-testid=token-events]`).Attr("href"); href != fmt.Sprintf("/audit?token_id=%d", made.Token.ID) {
+		t.Errorf("staying token's Events links to %q", href)
+	}
+	if href, _ := stay.Find(`[data-testid=token-link]`).Attr("href"); href != fmt.Sprintf("/tokens/%d", made.Token.ID) {
+		t.Errorf("staying token's name links to %q, want its page", href)
 	}
 	if href, _ := stay.Find(`[data-testid=revoke]`).Attr("href"); href != fmt.Sprintf("/tokens/%d/revoke", made.Token.ID) {
 		t.Errorf("staying token's Revoke links to %q", href)

@@ -31,8 +31,9 @@ func (s *Server) routes() {
 	e.GET("/tokens", s.tokensPage, s.requireMember)
 	e.GET("/tokens/personal/new", s.newPersonalTokenForm, s.requireMember)
 	e.POST("/tokens/personal", s.createPersonalToken, s.requireMember)
-	e.GET("/tokens/system/new", s.newSystemTokenForm, s.requireMember, requireOwner)
-	e.POST("/tokens/system", s.createSystemToken, s.requireMember, requireOwner)
+	systemOwner := requireOwnerTo("manage system tokens")
+	e.GET("/tokens/system/new", s.newSystemTokenForm, s.requireMember, systemOwner)
+	e.POST("/tokens/system", s.createSystemToken, s.requireMember, systemOwner)
 	e.GET("/tokens/:id/revoke", s.confirmRevoke, s.requireMember)
 	e.POST("/tokens/:id/revoke", s.revokeToken, s.requireMember)
 	e.GET(bulkRevokePath, s.confirmBulkRevoke, s.requireMember)
@@ -43,7 +44,7 @@ func (s *Server) routes() {
 	e.POST("/tokens/:id/edit", s.editToken, s.requireMember)
 	e.POST("/tokens/:id/rotate", s.rotateToken, s.requireMember)
 	e.POST("/tokens/:id/end-grace", s.endGrace, s.requireMember)
-	e.POST("/tokens/settings", s.saveTokenSettings, s.requireMember, requireOwner)
+	e.POST("/tokens/settings", s.saveTokenSettings, s.requireMember, requireOwnerTo("set the token policy"))
 
 	// The owner's console: Audit Log.
 	auditOwner := requireOwnerTo("see the audit log")

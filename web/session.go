@@ -73,14 +73,9 @@ func (s *Server) requireMember(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireOwner refuses anyone but the organization owner. The store checks
-// again; this answers early with 403 instead of a form the member cannot use.
-func requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
-	return requireOwnerTo("manage system tokens")(next)
-}
-
-// requireOwnerTo is requireOwner for the owner's other pages, saying what
-// only the owner can do ("manage members").
+// requireOwnerTo refuses anyone but the organization owner, saying what
+// only the owner can do ("manage members"). The store checks again; this
+// answers early with 403 instead of a form the member cannot use.
 func requireOwnerTo(what string) echo.MiddlewareFunc {
 	refused := echo.NewHTTPError(http.StatusForbidden, "Only the organization owner can "+what+".")
 	return func(next echo.HandlerFunc) echo.HandlerFunc {

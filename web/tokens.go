@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -164,13 +163,9 @@ func (s *Server) saveTokenSettings(c echo.Context) error {
 
 // tokenParam reads the :id of a route; an id that is not a number as this
 // server writes it ("020", "+20") is a token that does not exist.
-func tokenParam(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != c.Param("id") {
-		return 0, store.Errorf(store.ENOTFOUND, "No such token.")
-	}
-	return id, nil
-}
+func tokenParam(c echo.Context) (int64, error) { return idParam(c, errNoSuchToken) }
+
+var errNoSuchToken = store.Errorf(store.ENOTFOUND, "No such token.")
 
 // confirmRevoke is the Revoke Token confirmation: a dialog for htmx, a page
 // of its own without JavaScript.
