@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,17 +27,28 @@ func (s *Server) frame(next echo.HandlerFunc) echo.HandlerFunc {
 		id := s.requestIDFor(c)
 		h := c.Response().Header()
 		h[echo.HeaderXRequestID] = []string{id}
-		setSecurityHeaders(c, h)
+		kind := responseKindOf(c.Path())
+		setSecurityHeaders(c, h, kind)
+		if kind == documentAnswer {
+			setDeadline(c, (*http.ResponseController).SetWriteDeadline, s.documentWriteTimeout)
+		}
 		if s.access == nil && s.metrics == nil {
-			return s.guarded(c, next)
+			err := s.guarded(c, next)
+			if err != nil && kind == forwardAuthAnswer {
+				setSecurityHeaders(c, h, apiAnswer)
+			}
+			return err
 		}
 		start := time.Now()
 		err := s.guarded(c, next)
 		if err != nil {
+			if kind == forwardAuthAnswer {
+				setSecurityHeaders(c, h, apiAnswer)
+			}
 			c.Error(err)
 		}
-		end := time.Now()
-		took := end.Sub(start)
+		took := time.Since(start) // the monotonic clock alone
+		end := start.Add(took)
 		status := c.Response().Status
 		if s.metrics != nil {
 			s.metrics.recordRequest(c.Path(), c.Request().Method, status, took)
@@ -46,6 +58,27 @@ func (s *Server) frame(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
+}
+
+// Time limits of a request beyond those tokend serve gives its HTTP
+// server, which are on reading a request's headers (ReadHeaderTimeout)
+// and on a connection left idle (IdleTimeout). They are set here, where
+// they have work, rather than as the server's ReadTimeout and
+// WriteTimeout, which arm two timers more on every request: a token check
+// has no body to read, and its answer, a few hundred bytes, fits in the
+// socket's buffer whether the client reads it or not. So a body must
+// arrive within bodyReadTimeout, and a document (a page, a file, an
+// export; what may be large) be taken within documentWriteTimeout.
+// net/http clears both once the answer is sent.
+const (
+	bodyReadTimeout      = 30 * time.Second
+	documentWriteTimeout = 30 * time.Second
+)
+
+// setDeadline sets c's connection's read or write deadline d from now,
+// where the connection has one (a test's recorder has none).
+func setDeadline(c echo.Context, set func(*http.ResponseController, time.Time) error, d time.Duration) {
+	set(http.NewResponseController(c.Response()), time.Now().Add(d))
 }
 
 // guarded runs next behind the body limit and the CSRF check, each only
@@ -72,38 +105,82 @@ func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 		h = s.csrf(h)
 	}
 	if c.Request().Body != http.NoBody {
+		setDeadline(c, (*http.ResponseController).SetReadDeadline, s.bodyReadTimeout)
 		h = s.bodyLimit(h)
 	}
 	return h(c)
 }
 
-// logAccess logs one line for a request: method, path, status, duration,
-// client address and request id. Never a header, a form value or a body,
-// where a token could be; and a token pasted into the path (Envoy's
-// ext_authz sends the original path under /auth/verify/) is redacted by
-// the log's RedactingHandler, as is anything the error says.
-//
-// The record goes to the handler directly, as Logger.LogAttrs would send
-// it but without looking up the caller, which no handler here prints.
-func (s *Server) logAccess(c echo.Context, at time.Time, status int, took time.Duration, id string, err error) {
-	ctx := c.Request().Context()
+// requestMessage is the message of every access-log line.
+const requestMessage = "request"
+
+// requestLine is the access log's line about one request: method, path,
+// status, duration, client address and request id. Never a header, a
+// form value or a body, where a token could be; and a token pasted into
+// the path (Envoy's ext_authz sends the original path under
+// /auth/verify/) is redacted, as is anything the error says.
+type requestLine struct {
+	at           time.Time
+	method, path string
+	status       int
+	took         time.Duration
+	remote, id   string
+	err          error // a 5xx's cause, logged at level Error; else nil
+}
+
+// record is l as a slog record.
+func (l requestLine) record() slog.Record {
 	level := slog.LevelInfo
-	if status >= 500 && err != nil {
+	if l.err != nil {
 		level = slog.LevelError
 	}
-	if !s.access.Enabled(ctx, level) {
-		return
+	r := slog.NewRecord(l.at, level, requestMessage, 0)
+	r.AddAttrs(slog.String("method", l.method), slog.String("path", l.path), slog.Int("status", l.status),
+		slog.Duration("took", l.took), slog.String("remote", l.remote), slog.String("request_id", l.id))
+	if l.err != nil {
+		r.AddAttrs(slog.String("error", l.err.Error()))
 	}
+	return r
+}
+
+// requestLogger writes the access log: LogOutput's lineHandler directly,
+// any other slog handler through the record.
+type requestLogger interface {
+	writeRequest(ctx context.Context, l requestLine) error
+}
+
+// requestLoggerFor is the requestLogger writing to h, redacted.
+func requestLoggerFor(h slog.Handler) requestLogger {
+	if rh, ok := h.(redactingHandler); ok {
+		if lh, ok := rh.next.(*lineHandler); ok {
+			return lh
+		}
+	}
+	return slogRequests{RedactingHandler(h)}
+}
+
+// slogRequests writes request lines as records, to a handler that redacts.
+type slogRequests struct{ h slog.Handler }
+
+func (s slogRequests) writeRequest(ctx context.Context, l requestLine) error {
+	r := l.record()
+	if !s.h.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return s.h.Handle(ctx, r)
+}
+
+// logAccess logs the line about the request c, answered with status at
+// end, after took.
+func (s *Server) logAccess(c echo.Context, end time.Time, status int, took time.Duration, id string, err error) {
 	req := c.Request()
 	path := req.URL.Path
 	if path == "" {
 		path = "/"
 	}
-	r := slog.NewRecord(at, level, "request", 0)
-	r.AddAttrs(slog.String("method", req.Method), slog.String("path", path), slog.Int("status", status),
-		slog.Duration("took", took), slog.String("remote", c.RealIP()), slog.String("request_id", id))
-	if level == slog.LevelError {
-		r.AddAttrs(slog.String("error", err.Error()))
+	l := requestLine{at: end, method: req.Method, path: path, status: status, took: took, remote: c.RealIP(), id: id}
+	if status >= 500 {
+		l.err = err
 	}
-	s.access.Handle(ctx, r)
+	s.access.writeRequest(req.Context(), l)
 }

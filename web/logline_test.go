@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,6 +86,50 @@ func TestLineHandlerAllocatesNothing(t *testing.T) {
 		slog.Duration("took", 1234567*time.Nanosecond), slog.String("remote", "127.0.0.1"))
 	if n := testing.AllocsPerRun(100, func() { h.Handle(context.Background(), r) }); n != 0 {
 		t.Errorf("%v allocations a line, want 0", n)
+	}
+}
+
+// The access log's line written directly is the line slog's own handlers
+// write for the same request, redacted as they would be; and it allocates
+// nothing.
+func TestRequestLineIsSlogs(t *testing.T) {
+	at := time.Date(2026, 11, 30, 3, 4, 5, 678901234, time.UTC)
+	key := "tkp_" + strings.Repeat("A1b2", 9)
+	lines := []requestLine{
+		{at: at, method: "GET", path: "/api/v1/token", status: 200, took: 41234 * time.Nanosecond, remote: "10.0.0.7", id: "f9c2d41e-e053-4a28-9d11-544c9ce53cb3"},
+		{at: at, method: "POST", path: "/tokens/1/revoke", status: 303, took: 3 * time.Millisecond, remote: "::1", id: "x"},
+		{at: at, method: "GET", path: "/auth/verify/app/" + key + "?x=1", status: 401, took: time.Microsecond, remote: "::1", id: "y"},
+		{at: at, method: key, path: "/", status: 405, remote: "127.0.0.1", id: "z"},
+		{at: at, method: "GET", path: `/a "quoted" path=é`, status: 404, remote: "127.0.0.1", id: "q"},
+		{at: at, method: "GET", path: "/tokens", status: 500, remote: "127.0.0.1", id: "e", err: errors.New("the disk is on fire near " + key)},
+	}
+	for _, json := range []bool{false, true} {
+		var got, want bytes.Buffer
+		fast := newLineHandler(&got, json, slog.LevelDebug)
+		var std slog.Handler = slog.NewTextHandler(&want, &slog.HandlerOptions{Level: slog.LevelDebug})
+		if json {
+			std = slog.NewJSONHandler(&want, &slog.HandlerOptions{Level: slog.LevelDebug})
+		}
+		direct := requestLoggerFor(RedactingHandler(fast))
+		if _, ok := direct.(*lineHandler); !ok {
+			t.Fatalf("LogOutput's handler logs requests through %T, want the line handler itself", direct)
+		}
+		for _, l := range lines {
+			got.Reset()
+			want.Reset()
+			direct.writeRequest(context.Background(), l)
+			slogRequests{RedactingHandler(std)}.writeRequest(context.Background(), l)
+			if got.String() != want.String() {
+				t.Errorf("json=%v:\n got %q\nwant %q", json, got.String(), want.String())
+			}
+			if strings.Contains(got.String(), key[4:]) {
+				t.Errorf("json=%v: the key is in the line %q", json, got.String())
+			}
+		}
+	}
+	h := newLineHandler(discardWriter{}, false, slog.LevelInfo)
+	if n := testing.AllocsPerRun(100, func() { h.writeRequest(context.Background(), lines[0]) }); n != 0 {
+		t.Errorf("%v allocations a request line, want 0", n)
 	}
 }
 

@@ -14,14 +14,17 @@ import (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// securityHeaders are the headers every response carries, with their
-// keys in canonical form and their values made once: every response
-// shares them, and nothing changes a header's value in place (Set and Add
-// replace the slice).
-var securityHeaders = []struct {
+// headerSet is a set of response headers with their keys in canonical form
+// and their values made once: every response shares them, and nothing
+// changes a header's value in place (Set and Add replace the slice).
+type headerSet []struct {
 	key   string
 	value []string
-}{
+}
+
+// documentHeaders are the security headers of everything a browser may
+// open: pages, redirects, static files, error pages.
+var documentHeaders = headerSet{
 	{"Content-Security-Policy", []string{contentSecurityPolicy}},
 	{"X-Content-Type-Options", []string{"nosniff"}},
 	{"X-Frame-Options", []string{"DENY"}},
@@ -30,11 +33,56 @@ var securityHeaders = []struct {
 	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=()"}},
 }
 
+// apiHeaders are the security headers of a JSON answer, as OWASP's REST
+// Security Cheat Sheet gives them: nothing sniffed, loaded or framed.
+// Referrer, opener and permissions policies govern documents, which an API
+// answer is not; and every header costs its bytes on each of the millions
+// of token checks an integration makes.
+var apiHeaders = headerSet{
+	{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+}
+
 var strictTransportSecurity = []string{"max-age=31536000"}
 
-// setSecurityHeaders sets the security headers on h, c's response's.
-func setSecurityHeaders(c echo.Context, h http.Header) {
-	for _, sh := range securityHeaders {
+// responseKind is what a route answers with, which says which security
+// headers its responses need.
+type responseKind uint8
+
+const (
+	documentAnswer responseKind = iota
+	apiAnswer
+	// forwardAuthAnswer is /auth/verify's: its 2xx answers go to the
+	// proxy that asked, which copies the X-Token-* headers it is told to
+	// and drops the rest, so they carry no security header. A refusal may
+	// be relayed to the client (Traefik and Envoy send the auth server's
+	// answer on), so it carries apiHeaders.
+	forwardAuthAnswer
+)
+
+// responseKindOf is the kind of answer of the route pattern path: the
+// API's and the health checks' are JSON for programs.
+func responseKindOf(path string) responseKind {
+	switch {
+	case strings.HasPrefix(path, "/api/"), path == "/healthz", path == "/readyz":
+		return apiAnswer
+	case path == "/auth/verify" || strings.HasPrefix(path, "/auth/verify/"):
+		return forwardAuthAnswer
+	}
+	return documentAnswer
+}
+
+// setSecurityHeaders sets the security headers of kind on h, c's
+// response's (Strict-Transport-Security too, over TLS).
+func setSecurityHeaders(c echo.Context, h http.Header, kind responseKind) {
+	set := documentHeaders
+	switch kind {
+	case apiAnswer:
+		set = apiHeaders
+	case forwardAuthAnswer:
+		return
+	}
+	for _, sh := range set {
 		h[sh.key] = sh.value
 	}
 	if isTLS(c) {

@@ -532,7 +532,6 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		{"new key", 201, func() *response { return asAna.postForm("/tokens/personal", url.Values{"name": {"headers"}}) }},
 		{"form with errors", 422, func() *response { return asAna.postForm("/tokens/personal", url.Values{"name": {""}}) }},
 		{"redirect to sign in", 303, func() *response { return anon.get("/tokens") }},
-		{"health check", 200, func() *response { return anon.get("/healthz") }},
 		{"static CSS", 200, func() *response { return anon.get("/static/app.css") }},
 		{"static htmx", 200, func() *response { return anon.get("/static/htmx.min.js") }},
 		{"static file missing", 404, func() *response { return anon.get("/static/missing.css") }},
@@ -908,4 +907,78 @@ func TestOnlyGETAndPOSTAndNoMethodOverride(t *testing.T) {
 			t.Errorf("status %d, active %v; want 303 and the token revoked, as any POST", r.StatusCode, f.tokens()[id].Active())
 		}
 	})
+}
+
+// TestSecurityHeadersByKindOfAnswer: an API answer carries what a JSON
+// answer needs (nosniff; nothing loaded or framed); a forward-auth 200,
+// read by the proxy alone, carries none; a forward-auth refusal, which
+// Traefik and Envoy relay to the client, carries the API's.
+func TestSecurityHeadersByKindOfAnswer(t *testing.T) {
+	app := newTestApp(t)
+	_, key := app.createToken(app.member, store.KindPersonal, "headers")
+	checkAPIHeaders := func(t *testing.T, r *apiResponse) {
+		t.Helper()
+		if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+		}
+		if got := r.header.Get("Content-Security-Policy"); got != "default-src 'none'; frame-ancestors 'none'" {
+			t.Errorf("Content-Security-Policy = %q, want default-src 'none'; frame-ancestors 'none'", got)
+		}
+		if got := r.header.Get("X-Request-Id"); got == "" {
+			t.Errorf("no X-Request-Id")
+		}
+	}
+	t.Run("API answer", func(t *testing.T) {
+		r := app.apiGet(t, "/api/v1/token", string(key))
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d", r.status)
+		}
+		checkAPIHeaders(t, r)
+	})
+	t.Run("health check", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			r := app.apiGet(t, path, "")
+			if r.status != http.StatusOK {
+				t.Fatalf("%s: status %d", path, r.status)
+			}
+			checkAPIHeaders(t, r)
+		}
+	})
+	t.Run("API refusal", func(t *testing.T) {
+		r := app.apiGet(t, "/api/v1/token", "")
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("status %d", r.status)
+		}
+		checkAPIHeaders(t, r)
+	})
+	t.Run("forward auth 200", func(t *testing.T) {
+		r := app.apiGet(t, "/auth/verify", string(key))
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d", r.status)
+		}
+		for _, h := range []string{"Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "Permissions-Policy"} {
+			if got := r.header.Get(h); got != "" {
+				t.Errorf("%s: %q on an answer only the proxy reads", h, got)
+			}
+		}
+		if r.header.Get("X-Token-Id") == "" || r.header.Get("X-Request-Id") == "" {
+			t.Errorf("X-Token-Id %q, X-Request-Id %q: want both", r.header.Get("X-Token-Id"), r.header.Get("X-Request-Id"))
+		}
+	})
+	for _, tt := range []struct {
+		name, path, key string
+		status          int
+	}{
+		{"forward auth without a key", "/auth/verify", "", http.StatusUnauthorized},
+		{"forward auth missing a role", "/auth/verify?role=admin", string(key), http.StatusForbidden},
+		{"Envoy's form without a key", "/auth/verify/some/app/path", "", http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := app.apiGet(t, tt.path, tt.key)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d", r.status, tt.status)
+			}
+			checkAPIHeaders(t, r)
+		})
+	}
 }

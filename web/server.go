@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -62,11 +63,14 @@ type Server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	failures *failureLimiter
-	access   slog.Handler // the access log's; nil when off
-	metrics  *Metrics     // nil when off
+	access   requestLogger // nil when the access log is off
+	metrics  *Metrics      // nil when off
 	trusted  []*net.IPNet
 
 	bodyLimit, csrf echo.MiddlewareFunc // applied by frame
+	// bodyReadTimeout and documentWriteTimeout are frame's time limits
+	// (bodyReadTimeout and documentWriteTimeout; tests shorten them).
+	bodyReadTimeout, documentWriteTimeout time.Duration
 
 	signInByAddr, signInByAccount *failureLimiter
 	leaks                         *leakReports
@@ -127,12 +131,13 @@ func New(db *store.DB, cfg Config) (*Server, error) {
 		s.echo.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	s.trusted, s.metrics = cfg.TrustedProxies, cfg.Metrics
+	s.bodyReadTimeout, s.documentWriteTimeout = bodyReadTimeout, documentWriteTimeout
 	if cfg.AccessLog {
 		al := cfg.Logger
 		if cfg.AccessLogger != nil {
 			al = cfg.AccessLogger
 		}
-		s.access = RedactingHandler(al.Handler())
+		s.access = requestLoggerFor(al.Handler())
 	}
 	s.routes()
 	if s.metrics != nil {
