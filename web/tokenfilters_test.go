@@ -155,6 +155,19 @@ func TestTokenFilterFormAndHTMX(t *testing.T) {
 	if got := sections(r)["user-tokens"]; !sameNames(got, []string{"deploy-staging", "mia-deploy", "deploy-prod"}) {
 		t.Errorf("the fragment lists %q", got)
 	}
+	// The form's buttons come along out of band, so that Clear filters
+	// appears as one filters and goes once nothing is.
+	oob := r.doc.Find(`#filter-actions[hx-swap-oob=true]`)
+	if oob.Length() != 1 || oob.Find(`[data-testid=clear-filters]`).AttrOr("href", "") != "/tokens" {
+		t.Errorf("the filtered fragment does not bring Clear filters along:\n%s", r.body)
+	}
+	if page.doc.Find(`#filter-actions`).Length() != 1 || page.has(`[hx-swap-oob]`) {
+		t.Error("the page's filter form has no #filter-actions for htmx to replace, or the page has an out-of-band part")
+	}
+	r = c.get("/tokens?q=", "HX-Request", "true")
+	if oob := r.doc.Find(`#filter-actions[hx-swap-oob=true]`); oob.Length() != 1 || oob.Find(`[data-testid=clear-filters]`).Length() != 0 {
+		t.Errorf("with the search emptied, the fragment's buttons still offer Clear filters:\n%s", r.body)
+	}
 	full := c.get("/tokens?q=deploy&state=active")
 	if !full.has(`[data-testid=clear-filters]`) || full.doc.Find(`[data-testid=clear-filters]`).AttrOr("href", "") != "/tokens" {
 		t.Error("a filtered page offers no Clear filters")

@@ -39,7 +39,7 @@ func (s *Server) tokensPage(c echo.Context) error {
 			push = "false" // the URL stays as typed, to correct
 		}
 		c.Response().Header().Set("HX-Push-Url", push)
-		return render(c, status, views.TokenListsView(lists, csrfToken(c)))
+		return render(c, status, views.TokenListsUpdate(lists, csrfToken(c)))
 	}
 	return render(c, status, views.TokensView(views.TokensPage{Viewer: viewerOf(c, m), Lists: lists}))
 }

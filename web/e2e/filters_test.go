@@ -54,6 +54,7 @@ func TestLiveFilteringAndBulkRevokeDialog(t *testing.T) {
 	tb.typeInto("Token name contains", "deploy")
 	tb.waitFor("the lists to follow the search", rowsIn("user-tokens")+` === 2 && `+rowsIn("system-tokens")+` === 1`)
 	tb.waitFor("the address bar to follow", `location.pathname + location.search === "/tokens?q=deploy"`)
+	tb.waitFor("Clear filters to be offered", `document.querySelectorAll("[data-testid=clear-filters]").length === 1`)
 	if got := tb.text(within("Organization User Tokens", `//*[@data-testid="list-count"]`)); got != "2 of 5 tokens" {
 		t.Errorf("Organization User Tokens says %q", got)
 	}
