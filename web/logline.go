@@ -98,7 +98,7 @@ func (h *lineHandler) appendHead(b []byte, at time.Time, level slog.Level, msg s
 		b = append(b, '{')
 	}
 	if !at.IsZero() {
-		b = h.appendKey(b, sep, slog.TimeKey)
+		b = h.appendPlainKey(b, sep, slog.TimeKey)
 		sep = h.sep()
 		t := at.Round(0)
 		if h.json {
@@ -109,9 +109,9 @@ func (h *lineHandler) appendHead(b []byte, at time.Time, level slog.Level, msg s
 			b = h.appendTextTime(b, t)
 		}
 	}
-	b = h.appendKey(b, sep, slog.LevelKey)
+	b = h.appendPlainKey(b, sep, slog.LevelKey)
 	b = h.appendString(b, level.String())
-	b = h.appendKey(b, h.sep(), slog.MessageKey)
+	b = h.appendPlainKey(b, h.sep(), slog.MessageKey)
 	return h.appendString(b, msg)
 }
 
@@ -151,12 +151,12 @@ func (h *lineHandler) writeRequest(ctx context.Context, l requestLine) error {
 	bp := lineBuffers.Get().(*[]byte)
 	b := h.appendHead((*bp)[:0], l.at, slog.LevelInfo, requestMessage)
 	sep := h.sep()
-	b = h.appendString(h.appendKey(b, sep, "method"), redactTokens(l.method))
-	b = h.appendString(h.appendKey(b, sep, "path"), redactTokens(l.path))
-	b = strconv.AppendInt(h.appendKey(b, sep, "status"), int64(l.status), 10)
-	b = h.appendDuration(h.appendKey(b, sep, "took"), l.took)
-	b = h.appendString(h.appendKey(b, sep, "remote"), redactTokens(l.remote))
-	b = h.appendString(h.appendKey(b, sep, "request_id"), redactTokens(l.id))
+	b = h.appendString(h.appendPlainKey(b, sep, "method"), redactTokens(l.method))
+	b = h.appendString(h.appendPlainKey(b, sep, "path"), redactTokens(l.path))
+	b = strconv.AppendInt(h.appendPlainKey(b, sep, "status"), int64(l.status), 10)
+	b = h.appendDuration(h.appendPlainKey(b, sep, "took"), l.took)
+	b = h.appendString(h.appendPlainKey(b, sep, "remote"), redactTokens(l.remote))
+	b = h.appendString(h.appendPlainKey(b, sep, "request_id"), redactTokens(l.id))
 	_, err := h.w.Write(h.appendEnd(b))
 	*bp = b
 	lineBuffers.Put(bp)
@@ -190,6 +190,19 @@ func (h *lineHandler) sep() string {
 		return ","
 	}
 	return " "
+}
+
+// appendPlainKey is appendKey of a key of this package's own, made of
+// letters and underscores, which neither format quotes or escapes.
+func (h *lineHandler) appendPlainKey(b []byte, sep, key string) []byte {
+	b = append(b, sep...)
+	if h.json {
+		b = append(b, '"')
+		b = append(b, key...)
+		return append(b, '"', ':')
+	}
+	b = append(b, key...)
+	return append(b, '=')
 }
 
 func (h *lineHandler) appendKey(b []byte, sep, key string) []byte {
