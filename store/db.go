@@ -31,6 +31,13 @@ type backend interface {
 	openSignal(ctx context.Context, d *DB) (signal, error)
 	// changing runs inside the transaction that takes change number seq.
 	changing(ctx context.Context, tx *Tx, seq int64) error
+	// nameIndex is how the backend's index of token names (migrations
+	// *_token_name_search) takes part in a search of kind's tokens for
+	// key, of searchIndexMin characters or more: a condition on tokens t
+	// and its arguments to add to the name's own ("" for none), and the
+	// ORDER BY that lists the tokens it finds newest first ("" where
+	// reading the list is cheaper than the index).
+	nameIndex(ctx context.Context, d *DB, kind TokenKind, key string) (cond string, args []any, newestFirst string, err error)
 	// uniqueViolation reports whether err is a unique index refusing a row,
 	// and which index.
 	uniqueViolation(err error) (index string, ok bool)

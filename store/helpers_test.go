@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,4 +199,44 @@ func openRawAt(t *testing.T, path, upTo string) *sql.DB {
 		}
 	}
 	return raw
+}
+
+// insertTokens writes tokens named names straight into the table, in one
+// transaction, a few hundred a statement, as a quick way to make a list
+// long: kind system by the owner, or personal of member when member is not
+// zero.
+func insertTokens(t *testing.T, db *DB, owner Member, member int64, names []string) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.begin(ctx)
+	must(t, err)
+	defer tx.Rollback()
+	kind, roles, memberID := KindSystem, "video", any(nil)
+	if member != 0 {
+		kind, roles, memberID = KindPersonal, "", member
+	}
+	const batch = 500
+	for from := 0; from < len(names); from += batch {
+		var rows []string
+		var args []any
+		for _, name := range names[from:min(from+batch, len(names))] {
+			digest := DigestOf(string(newTokenText(kind)))
+			rows = append(rows, `(?, ?, ?, ?, ?, ?, ?, 'abcd', ?, ?)`)
+			args = append(args, owner.OrgID, kind, memberID, owner.ID, name, NameKey(name), digest[:], roles, testStart.Unix())
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (org_id, kind, member_id, created_by, name, name_key, digest, last_four, roles, created_at)
+			VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, tx.Commit())
+}
+
+// numbered is n names: prefix and 0 to n-1.
+func numbered(prefix string, n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = prefix + strconv.Itoa(i)
+	}
+	return names
 }

@@ -163,6 +163,35 @@ func (b *sqliteBackend) openSignal(ctx context.Context, d *DB) (signal, error) {
 // commit.
 func (b *sqliteBackend) changing(ctx context.Context, tx *Tx, seq int64) error { return nil }
 
+// searchIndexMost is the most tokens a search looks up through a name
+// index (tokens_names_*, an FTS5 trigram index per kind, of every
+// organization): each costs a lookup of its row, several times what
+// reading it in a list costs, so a name held by more is searched for by
+// reading the list.
+const searchIndexMost = 2000
+
+// nameIndex asks the kind's index how many tokens hold key, up to
+// searchIndexMost, and has those looked up if they are fewer. The key is
+// one FTS5 string, so that none of its characters is read as FTS5's query
+// syntax; the index folds case as LIKE does, and more, and LIKE has the
+// last word.
+func (b *sqliteBackend) nameIndex(ctx context.Context, d *DB, kind TokenKind, key string) (string, []any, string, error) {
+	table := "tokens_names_personal"
+	if kind == KindSystem {
+		table = "tokens_names_system"
+	}
+	phrase := `"` + strings.ReplaceAll(key, `"`, `""`) + `"`
+	var n int
+	err := d.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM %[1]s WHERE %[1]s MATCH ? LIMIT %[2]d)`,
+		table, searchIndexMost), phrase).Scan(&n)
+	if err != nil || n >= searchIndexMost {
+		return "", nil, "", err
+	}
+	// The tokens the index holds are looked up by id, in the order of
+	// their ids.
+	return fmt.Sprintf(`t.id IN (SELECT rowid FROM %[1]s WHERE %[1]s MATCH ?)`, table), []any{phrase}, `t.id DESC`, nil
+}
+
 // SQLite names the columns of a plain unique index it refuses a row for,
 // and the index itself only when the index has an expression.
 var (

@@ -52,12 +52,17 @@ type ListSummary struct {
 func (s ListSummary) FormID() string { return "bulk-" + s.Key }
 
 // CountText is "3 of 120 tokens", or "120 tokens" when the filters leave
-// out none.
+// out none. Total, the list in all, is exact; Count stops at CountCap
+// ("10,000+ of 52,310 tokens").
 func (s ListSummary) CountText() string {
-	if s.Count == s.Total {
-		return Count(s.Total, "token", "tokens")
+	total := number(s.Total) + " tokens"
+	if s.Total == 1 {
+		total = "1 token"
 	}
-	return Number(s.Count) + " of " + Count(s.Total, "token", "tokens")
+	if s.Count == s.Total {
+		return total
+	}
+	return Number(s.Count) + " of " + total
 }
 
 // SelectAllText is the label of the choice that takes every matching token.

@@ -525,19 +525,17 @@ func (s *Server) tokenFilterForm(ctx context.Context, m store.Member, q url.Valu
 // memberOptions are the organization's members to filter by, those who
 // left too (their system tokens may still work), for the owner.
 func (s *Server) memberOptions(ctx context.Context, owner store.Member) ([]views.Option, error) {
-	var opts []views.Option
-	for _, former := range []bool{false, true} {
-		ms, err := s.db.ListMembers(ctx, owner, store.MemberFilter{Former: former})
-		if err != nil {
-			return nil, err
+	ms, err := s.db.MemberChoices(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]views.Option, 0, len(ms))
+	for _, mem := range ms {
+		label := mem.Name + " (" + mem.Email + ")"
+		if !mem.LeftAt.IsZero() {
+			label = mem.Name + " (" + mem.Email + ", left)"
 		}
-		for _, mem := range ms {
-			label := mem.Name + " (" + mem.Email + ")"
-			if former {
-				label = mem.Name + " (" + mem.Email + ", left)"
-			}
-			opts = append(opts, views.Option{Value: strconv.FormatInt(mem.ID, 10), Label: label})
-		}
+		opts = append(opts, views.Option{Value: strconv.FormatInt(mem.ID, 10), Label: label})
 	}
 	slices.SortStableFunc(opts, func(a, b views.Option) int {
 		return strings.Compare(strings.ToLower(a.Label), strings.ToLower(b.Label))

@@ -388,4 +388,18 @@ func TestCountCapAgrees(t *testing.T) {
 	if got := views.Number(store.CountCap + 1); got != "10,000+" {
 		t.Errorf("Number(cap+1) = %q", got)
 	}
+	// What matches stops at the cap; the list in all is counted whole.
+	for _, tt := range []struct {
+		s    views.ListSummary
+		want string
+	}{
+		{views.ListSummary{Count: store.CountCap + 1, Total: 52_310}, "10,000+ of 52,310 tokens"},
+		{views.ListSummary{Count: 3, Total: 120}, "3 of 120 tokens"},
+		{views.ListSummary{Count: 12_000, Total: 12_000}, "12,000 tokens"},
+		{views.ListSummary{Count: 1, Total: 1}, "1 token"},
+	} {
+		if got := tt.s.CountText(); got != tt.want {
+			t.Errorf("%+v says %q, want %q", tt.s, got, tt.want)
+		}
+	}
 }
