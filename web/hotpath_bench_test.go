@@ -96,3 +96,24 @@ func BenchmarkHotVerify(b *testing.B) {
 	srv, key := hotPathServer(b, asShipped(b))
 	benchHot(b, srv, "/auth/verify", key)
 }
+
+// BenchmarkHotWhoAmIParts is BenchmarkHotWhoAmI with the access log and
+// the metrics each on or off: what each costs a request, alone (-cpu 1)
+// and with two goroutines writing the same counters and log (-cpu 2).
+func BenchmarkHotWhoAmIParts(b *testing.B) {
+	for _, v := range []struct {
+		name         string
+		log, metrics bool
+	}{{"log+metrics", true, true}, {"log", true, false}, {"metrics", false, true}, {"neither", false, false}} {
+		b.Run(v.name, func(b *testing.B) {
+			srv, key := hotPathServer(b, func(c *Config) {
+				asShipped(b)(c)
+				c.AccessLog = v.log
+				if !v.metrics {
+					c.Metrics = nil
+				}
+			})
+			benchHot(b, srv, "/api/v1/token", key)
+		})
+	}
+}
