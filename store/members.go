@@ -319,7 +319,7 @@ func (d *DB) Members(ctx context.Context, orgName string) ([]Member, error) {
 	if !storable(orgName) {
 		return nil, nil // no organization has such a name
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
+	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM orgs o JOIN members m ON m.org_id = o.id
 		WHERE ? = '' OR o.name_key = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email_key, m.left_at DESC, m.id`, orgName, NameKey(orgName))
 	if err != nil {
 		return nil, err

@@ -167,7 +167,11 @@ func (b *sqliteBackend) changing(ctx context.Context, tx *Tx, seq int64) error {
 // index (tokens_names_*, an FTS5 trigram index per kind, of every
 // organization): each costs a lookup of its row, several times what
 // reading it in a list costs, so a name held by more is searched for by
-// reading the list.
+// reading the list. The count is of every organization's names, so a
+// search's speed may hint whether other organizations hold 2,000 names
+// with its text: a hint at names in general, never one of theirs, on a
+// database that SQLite keeps to one machine and, mostly, one
+// organization.
 const searchIndexMost = 2000
 
 // nameIndex asks the kind's index how many tokens hold key, up to

@@ -29,9 +29,6 @@ func (s *Server) frame(next echo.HandlerFunc) echo.HandlerFunc {
 		h[echo.HeaderXRequestID] = []string{id}
 		kind := responseKindOf(c.Path())
 		setSecurityHeaders(c, h, kind)
-		if kind == documentAnswer {
-			setDeadline(c, (*http.ResponseController).SetWriteDeadline, s.documentWriteTimeout)
-		}
 		if s.access == nil && s.metrics == nil {
 			err := s.guarded(c, next)
 			if err != nil && kind == forwardAuthAnswer {
@@ -60,25 +57,18 @@ func (s *Server) frame(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// Time limits of a request beyond those tokend serve gives its HTTP
-// server, which are on reading a request's headers (ReadHeaderTimeout)
-// and on a connection left idle (IdleTimeout). They are set here, where
-// they have work, rather than as the server's ReadTimeout and
-// WriteTimeout, which arm two timers more on every request: a token check
-// has no body to read, and its answer, a few hundred bytes, fits in the
-// socket's buffer whether the client reads it or not. So a body must
-// arrive within bodyReadTimeout, and a document (a page, a file, an
-// export; what may be large) be taken within documentWriteTimeout.
-// net/http clears both once the answer is sent.
-const (
-	bodyReadTimeout      = 30 * time.Second
-	documentWriteTimeout = 30 * time.Second
-)
+// bodyReadTimeout is how long a request's body may take to arrive. It is
+// set here, where there is a body, rather than as the HTTP server's
+// ReadTimeout, which arms a timer on every request: a token check has no
+// body. tokend serve limits the headers (ReadHeaderTimeout), the answer
+// (WriteTimeout) and an idle connection (IdleTimeout) itself.
+const bodyReadTimeout = 30 * time.Second
 
-// setDeadline sets c's connection's read or write deadline d from now,
-// where the connection has one (a test's recorder has none).
-func setDeadline(c echo.Context, set func(*http.ResponseController, time.Time) error, d time.Duration) {
-	set(http.NewResponseController(c.Response()), time.Now().Add(d))
+// setBodyDeadline gives the body of c's request bodyReadTimeout from now,
+// where the connection has a deadline (a test's recorder has none); the
+// server sets the next request's own when it reads it.
+func (s *Server) setBodyDeadline(c echo.Context) {
+	http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(s.bodyReadTimeout))
 }
 
 // guarded runs next behind the body limit and the CSRF check, each only
@@ -105,7 +95,7 @@ func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 		h = s.csrf(h)
 	}
 	if c.Request().Body != http.NoBody {
-		setDeadline(c, (*http.ResponseController).SetReadDeadline, s.bodyReadTimeout)
+		s.setBodyDeadline(c)
 		h = s.bodyLimit(h)
 	}
 	return h(c)

@@ -33,7 +33,7 @@ var documentHeaders = headerSet{
 	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=()"}},
 }
 
-// apiHeaders are the security headers of a JSON answer, as OWASP's REST
+// apiHeaders are the security headers of an API answer, as OWASP's REST
 // Security Cheat Sheet gives them: nothing sniffed, loaded or framed.
 // Referrer, opener and permissions policies govern documents, which an API
 // answer is not; and every header costs its bytes on each of the millions
@@ -60,11 +60,11 @@ const (
 	forwardAuthAnswer
 )
 
-// responseKindOf is the kind of answer of the route pattern path: the
-// API's and the health checks' are JSON for programs.
+// responseKindOf is the kind of answer of the route pattern path, by the
+// prefix by which the error handler answers JSON (isAPI).
 func responseKindOf(path string) responseKind {
 	switch {
-	case strings.HasPrefix(path, "/api/"), path == "/healthz", path == "/readyz":
+	case strings.HasPrefix(path, "/api/"):
 		return apiAnswer
 	case path == "/auth/verify" || strings.HasPrefix(path, "/auth/verify/"):
 		return forwardAuthAnswer

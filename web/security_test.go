@@ -532,6 +532,10 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		{"new key", 201, func() *response { return asAna.postForm("/tokens/personal", url.Values{"name": {"headers"}}) }},
 		{"form with errors", 422, func() *response { return asAna.postForm("/tokens/personal", url.Values{"name": {""}}) }},
 		{"redirect to sign in", 303, func() *response { return anon.get("/tokens") }},
+		{"health check", 200, func() *response { return anon.get("/healthz") }},
+		{"health check, wrong method", 405, func() *response {
+			return anon.do(anon.request(http.MethodPost, "/healthz", nil, "X-CSRF-Token", "x"))
+		}},
 		{"static CSS", 200, func() *response { return anon.get("/static/app.css") }},
 		{"static htmx", 200, func() *response { return anon.get("/static/htmx.min.js") }},
 		{"static file missing", 404, func() *response { return anon.get("/static/missing.css") }},
@@ -934,15 +938,6 @@ func TestSecurityHeadersByKindOfAnswer(t *testing.T) {
 			t.Fatalf("status %d", r.status)
 		}
 		checkAPIHeaders(t, r)
-	})
-	t.Run("health check", func(t *testing.T) {
-		for _, path := range []string{"/healthz", "/readyz"} {
-			r := app.apiGet(t, path, "")
-			if r.status != http.StatusOK {
-				t.Fatalf("%s: status %d", path, r.status)
-			}
-			checkAPIHeaders(t, r)
-		}
 	})
 	t.Run("API refusal", func(t *testing.T) {
 		r := app.apiGet(t, "/api/v1/token", "")

@@ -68,9 +68,9 @@ type Server struct {
 	trusted  []*net.IPNet
 
 	bodyLimit, csrf echo.MiddlewareFunc // applied by frame
-	// bodyReadTimeout and documentWriteTimeout are frame's time limits
-	// (bodyReadTimeout and documentWriteTimeout; tests shorten them).
-	bodyReadTimeout, documentWriteTimeout time.Duration
+	// bodyReadTimeout is frame's limit on a body (bodyReadTimeout; tests
+	// shorten it).
+	bodyReadTimeout time.Duration
 
 	signInByAddr, signInByAccount *failureLimiter
 	leaks                         *leakReports
@@ -131,7 +131,7 @@ func New(db *store.DB, cfg Config) (*Server, error) {
 		s.echo.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	s.trusted, s.metrics = cfg.TrustedProxies, cfg.Metrics
-	s.bodyReadTimeout, s.documentWriteTimeout = bodyReadTimeout, documentWriteTimeout
+	s.bodyReadTimeout = bodyReadTimeout
 	if cfg.AccessLog {
 		al := cfg.Logger
 		if cfg.AccessLogger != nil {

@@ -63,6 +63,7 @@ func listenMetrics(addr string, m *web.Metrics, logger *slog.Logger) (*metricsSe
 		Handler:           m.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}}, nil
 }

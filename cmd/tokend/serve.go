@@ -105,11 +105,15 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		return err
 	}
 	defer metricsSrv.close()
-	// Reading a body and writing a document have time limits of their
-	// own, set by the server where they have work (web/frame.go).
+	// Reading a body has a time limit of its own, set by the server where
+	// there is a body (web/frame.go), rather than ReadTimeout's timer on
+	// every request. Every answer has WriteTimeout's: a client that sends
+	// request after request and reads none holds a connection even with
+	// the smallest answers.
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
