@@ -29,19 +29,19 @@ func (s *Server) frame(next echo.HandlerFunc) echo.HandlerFunc {
 		h[echo.HeaderXRequestID] = []string{id}
 		kind := responseKindOf(c.Path())
 		setSecurityHeaders(c, h, kind)
-		if s.access == nil && s.metrics == nil {
-			err := s.guarded(c, next)
-			if err != nil && kind == forwardAuthAnswer {
-				setSecurityHeaders(c, h, apiAnswer)
-			}
+		observed := s.access != nil || s.metrics != nil
+		var start time.Time
+		if observed {
+			start = time.Now()
+		}
+		err := s.guarded(c, next)
+		if err != nil && kind == forwardAuthAnswer {
+			setSecurityHeaders(c, h, apiAnswer) // a refusal a proxy may relay
+		}
+		if !observed {
 			return err
 		}
-		start := time.Now()
-		err := s.guarded(c, next)
 		if err != nil {
-			if kind == forwardAuthAnswer {
-				setSecurityHeaders(c, h, apiAnswer)
-			}
 			c.Error(err)
 		}
 		took := time.Since(start) // the monotonic clock alone
