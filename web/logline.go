@@ -217,7 +217,7 @@ func (h *lineHandler) appendKey(b []byte, sep, key string) []byte {
 func (h *lineHandler) appendString(b []byte, s string) []byte {
 	if h.json {
 		b = append(b, '"')
-		b = appendSlogJSONString(b, s)
+		b = appendEscapedJSON(b, s, false)
 		return append(b, '"')
 	}
 	if textNeedsQuoting(s) {
@@ -250,16 +250,12 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 	return append(b[:n+prefixLen], b[n+prefixLen+1:]...)
 }
 
-// jsonSafe is whether an ASCII byte goes into a JSON string as it is
-// (slog's and encoding/json's safeSet).
-func jsonSafe(c byte) bool { return c >= ' ' && c != '"' && c != '\\' }
-
 // textPlain are the bytes a text value may hold unquoted: ASCII that JSON
 // need not escape, or a backslash, but not a space or '='. Bytes of
 // multi-byte characters are not in it: they are looked at as runes.
 var textPlain = func() (t [256]bool) {
 	for c := range utf8.RuneSelf {
-		t[c] = c == '\\' || jsonSafe(byte(c)) && c != ' ' && c != '='
+		t[c] = c == '\\' || jsonPlain[c] && c != ' ' && c != '='
 	}
 	return t
 }()
@@ -285,53 +281,4 @@ func textNeedsQuoting(s string) bool {
 		i += size
 	}
 	return false
-}
-
-// appendSlogJSONString is slog's JSONHandler's string escaping: unlike
-// encoding/json's, no HTML characters are escaped.
-func appendSlogJSONString(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe(c) {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = append(b, '\\')
-			switch c {
-			case '\\', '"':
-				b = append(b, c)
-			case '\n':
-				b = append(b, 'n')
-			case '\r':
-				b = append(b, 'r')
-			case '\t':
-				b = append(b, 't')
-			default:
-				b = append(b, 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
 }

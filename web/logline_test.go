@@ -15,7 +15,7 @@ import (
 // to them.
 func TestLineHandlerIsSlogs(t *testing.T) {
 	at := time.Date(2026, 11, 30, 3, 4, 5, 678901234, time.UTC)
-	odd := []string{"", "plain", "two words", "a=b", `quote"d`, `back\slash`, "tab\tnl\nCR\r", "\x00\x01\x1f\x7f",
+	odd := []string{"", "plain", "two words", "a=b", `quote"d`, `back\slash`, "tab\tnl\nCR\r", "\x00\x01\x1f\x7f", "back\bform\f",
 		"é ✓ 日本", "\u00a0nbsp", "\u2028\u2029", "bad \xff utf-8", "<html>&", "REDACTED", "/auth/verify/x?role=video"}
 	var records []slog.Record
 	for _, s := range odd {
