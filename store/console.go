@@ -364,22 +364,19 @@ func findInvitation(ctx context.Context, q queryer, where string, args ...any) (
 }
 
 func scanInvitations(rows *sql.Rows, err error) ([]Invitation, error) {
-	if err != nil {
-		return nil, err
+	return scanAll(rows, err, scanInvitation)
+}
+
+// scanInvitation reads a row of invitationColumns.
+func scanInvitation(row rowScanner) (Invitation, error) {
+	var i Invitation
+	var roles string
+	var created, expires int64
+	if err := row.Scan(&i.ID, &i.OrgID, &i.OrgName, &i.Email, &i.Name, &roles, &i.InvitedBy, &i.InvitedByName, &created, &expires); err != nil {
+		return Invitation{}, err
 	}
-	defer rows.Close()
-	var invs []Invitation
-	for rows.Next() {
-		var i Invitation
-		var roles string
-		var created, expires int64
-		if err := rows.Scan(&i.ID, &i.OrgID, &i.OrgName, &i.Email, &i.Name, &roles, &i.InvitedBy, &i.InvitedByName, &created, &expires); err != nil {
-			return nil, err
-		}
-		i.Roles, i.CreatedAt, i.ExpiresAt = splitRoles(roles), unixTime(created), unixTime(expires)
-		invs = append(invs, i)
-	}
-	return invs, rows.Err()
+	i.Roles, i.CreatedAt, i.ExpiresAt = splitRoles(roles), unixTime(created), unixTime(expires)
+	return i, nil
 }
 
 // PendingInvitations lists the actor's organization's invitations that can

@@ -237,22 +237,10 @@ func memberByEmail(ctx context.Context, q queryer, typed string, left bool) (Mem
 	if left {
 		cond = `m.left_at IS NOT NULL`
 	}
-	rows, err := q.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
+	ms, err := scanMembers(q.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
 		WHERE `+cond+` AND (m.email_key = ? OR m.email_key >= ? AND m.email_key < ?)
-		ORDER BY m.left_at DESC, m.id DESC`, key, key+"\x1f", key+"\x20")
+		ORDER BY m.left_at DESC, m.id DESC`, key, key+"\x1f", key+"\x20"))
 	if err != nil {
-		return Member{}, err
-	}
-	defer rows.Close()
-	var ms []Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return Member{}, err
-		}
-		ms = append(ms, m)
-	}
-	if err := rows.Err(); err != nil {
 		return Member{}, err
 	}
 	switch {
@@ -298,7 +286,9 @@ func findMember(ctx context.Context, q queryer, where string, args ...any) (Memb
 	return m, err
 }
 
-func scanMember(s interface{ Scan(...any) error }) (Member, error) {
+func scanMembers(rows *sql.Rows, err error) ([]Member, error) { return scanAll(rows, err, scanMember) }
+
+func scanMember(s rowScanner) (Member, error) {
 	var m Member
 	var roles string
 	var created int64
@@ -319,21 +309,8 @@ func (d *DB) Members(ctx context.Context, orgName string) ([]Member, error) {
 	if !storable(orgName) {
 		return nil, nil // no organization has such a name
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM orgs o JOIN members m ON m.org_id = o.id
-		WHERE ? = '' OR o.name_key = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email_key, m.left_at DESC, m.id`, orgName, NameKey(orgName))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ms []Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+	return scanMembers(d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM orgs o JOIN members m ON m.org_id = o.id
+		WHERE ? = '' OR o.name_key = ? ORDER BY o.name, m.left_at IS NOT NULL, m.email_key, m.left_at DESC, m.id`, orgName, NameKey(orgName)))
 }
 
 // ErrBadCredentials is the one answer to a failed sign-in, whichever part

@@ -443,19 +443,6 @@ func (d *DB) MemberChoices(ctx context.Context, actor Actor) ([]Member, error) {
 	if err := ownerOnly(a, "see the organization's members"); err != nil {
 		return nil, err
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
-		WHERE m.org_id = ? ORDER BY m.left_at IS NOT NULL, m.id DESC`, a.orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ms []Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+	return scanMembers(d.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members m JOIN orgs o ON o.id = m.org_id
+		WHERE m.org_id = ? ORDER BY m.left_at IS NOT NULL, m.id DESC`, a.orgID))
 }

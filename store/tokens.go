@@ -372,21 +372,7 @@ func tokensOf(ctx context.Context, q queryer, where string, args ...any) ([]Toke
 	return scanTokens(q.QueryContext(ctx, tokenQuery+` WHERE `+where+` ORDER BY t.id`, args...))
 }
 
-func scanTokens(rows *sql.Rows, err error) ([]Token, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ts []Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		ts = append(ts, t)
-	}
-	return ts, rows.Err()
-}
+func scanTokens(rows *sql.Rows, err error) ([]Token, error) { return scanAll(rows, err, scanToken) }
 
 // Token returns the token with this id if actor may manage it. A token of
 // another organization, or another member's that actor may not manage, is
@@ -496,7 +482,7 @@ func findToken(ctx context.Context, q queryer, id int64) (Token, error) {
 	return t, err
 }
 
-func scanToken(s interface{ Scan(...any) error }) (Token, error) {
+func scanToken(s rowScanner) (Token, error) {
 	var t Token
 	var roles string
 	var created int64
