@@ -403,10 +403,7 @@ func (s *Server) saveAuditRetention(c echo.Context) error {
 	if days > 0 {
 		msg = "Audit events are now kept for " + retentionLabel(days) + "; older ones are removed within the hour."
 	}
-	if err := s.flash(c, msg); err != nil {
-		return err
-	}
-	return redirect(c, "/audit")
+	return s.redirectSaying(c, "/audit", msg)
 }
 
 // auditColumns are the fields of an exported event, in the CSV's order and

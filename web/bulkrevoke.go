@@ -189,15 +189,5 @@ func (s *Server) bulkRevoke(c echo.Context) error {
 	default:
 		msg += " " + views.Number(already) + " were already revoked."
 	}
-	if !isHTMX(c) {
-		if err := s.flash(c, msg); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, tokensURL(c))
-	}
-	lists, err := s.tokenLists(c, m, msg)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.TokenListsView(lists, csrfToken(c)))
+	return s.listsSaying(c, m, msg)
 }

@@ -290,10 +290,7 @@ func (s *Server) withdrawInvitation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.flash(c, fmt.Sprintf("The invitation for %s was withdrawn; its link no longer works.", inv.Email)); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, membersPath)
+	return s.redirectSaying(c, membersPath, fmt.Sprintf("The invitation for %s was withdrawn; its link no longer works.", inv.Email))
 }
 
 // changeableMember is the member of the :id, if the owner may change their
@@ -361,10 +358,7 @@ func (s *Server) setMemberRoles(c echo.Context) error {
 			if slices.Equal(changed.Roles, target.Roles) {
 				msg = fmt.Sprintf("Roles of %s unchanged: %s.", changed.Name, joinTitles(store.RoleTitles(changed.Roles)))
 			}
-			if err := s.flash(c, msg); err != nil {
-				return err
-			}
-			return c.Redirect(http.StatusSeeOther, membersPath)
+			return s.redirectSaying(c, membersPath, msg)
 		}
 	}
 	if status, ok := formFailure(err); ok {
@@ -428,10 +422,7 @@ func (s *Server) removeMember(c echo.Context) error {
 	if revoked == 1 {
 		tokens = "personal token was"
 	}
-	if err := s.flash(c, fmt.Sprintf("%s was removed; %d %s revoked.", gone.Name, revoked, tokens)); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, membersURL("", true, 0))
+	return s.redirectSaying(c, membersURL("", true, 0), fmt.Sprintf("%s was removed; %d %s revoked.", gone.Name, revoked, tokens))
 }
 
 // joinInput is what was typed into the join form.

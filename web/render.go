@@ -55,6 +55,15 @@ func redirect(c echo.Context, to string) error {
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
+// redirectSaying is redirect, with msg shown on the page it leads to (the
+// session's flash message): post/redirect/get after a change.
+func (s *Server) redirectSaying(c echo.Context, to, msg string) error {
+	if err := s.flash(c, msg); err != nil {
+		return err
+	}
+	return redirect(c, to)
+}
+
 // noStore keeps a response out of every cache: the browser's, its history,
 // and any proxy's.
 func noStore(c echo.Context) {

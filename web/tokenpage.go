@@ -365,10 +365,7 @@ func (s *Server) editToken(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	if err := s.flash(c, fmt.Sprintf("Changes to “%s” saved.", saved.Name)); err != nil {
-		return err
-	}
-	return redirect(c, tokenPageURL(t.ID))
+	return s.redirectSaying(c, tokenPageURL(t.ID), fmt.Sprintf("Changes to “%s” saved.", saved.Name))
 }
 
 // renderEdit answers an edit not saved: the page again, the form as typed.
@@ -455,8 +452,5 @@ func (s *Server) endGrace(c echo.Context) error {
 	if running {
 		msg = fmt.Sprintf("The previous secret (%s) no longer works.", t.PrevHint)
 	}
-	if err := s.flash(c, msg); err != nil {
-		return err
-	}
-	return redirect(c, tokenPageURL(t.ID))
+	return s.redirectSaying(c, tokenPageURL(t.ID), msg)
 }

@@ -155,10 +155,7 @@ func (s *Server) saveTokenSettings(c echo.Context) error {
 	if days > 0 {
 		msg = fmt.Sprintf("New tokens must now expire within %d days.", days)
 	}
-	if err := s.flash(c, msg); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/tokens")
+	return s.redirectSaying(c, "/tokens", msg)
 }
 
 // tokenParam reads the :id of a route; an id that is not a number as this
@@ -209,11 +206,15 @@ func (s *Server) revokeToken(c echo.Context) error {
 	if !revoked {
 		msg = fmt.Sprintf("Token “%s” (%s) was already revoked; nothing changed.", t.Name, t.Hint())
 	}
+	return s.listsSaying(c, m, msg)
+}
+
+// listsSaying answers a change made from the token lists, saying msg
+// above them: with htmx, the lists as they are now, in place, the filters
+// kept; without, back to the lists by a redirect.
+func (s *Server) listsSaying(c echo.Context, m store.Member, msg string) error {
 	if !isHTMX(c) {
-		if err := s.flash(c, msg); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, tokensURL(c))
+		return s.redirectSaying(c, tokensURL(c), msg)
 	}
 	lists, err := s.tokenLists(c, m, msg)
 	if err != nil {
