@@ -152,21 +152,29 @@ func errUnsupportedMediaType(want string) *apiError {
 		Message: "Send the body as " + want + "."}
 }
 
+// jsonBody is the body of c's request, which must say it is JSON; a body
+// past the limit is the limit's 413.
+func jsonBody(c echo.Context) ([]byte, error) {
+	if mt, err := mediaType(c); err != nil {
+		return nil, err
+	} else if mt != echo.MIMEApplicationJSON {
+		return nil, errUnsupportedMediaType("application/json")
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	var he *echo.HTTPError // the body limit's
+	if errors.As(err, &he) {
+		return nil, he
+	}
+	return body, err
+}
+
 // decodeJSON reads a JSON body into v. It refuses what a lenient reader
 // would guess at: a duplicate member name, a member v does not have, a value
 // of the wrong type, invalid UTF-8, and anything after the value. An error
 // about one member names it as the field.
 func decodeJSON(c echo.Context, v any) error {
-	if mt, err := mediaType(c); err != nil {
-		return err
-	} else if mt != echo.MIMEApplicationJSON {
-		return errUnsupportedMediaType("application/json")
-	}
-	body, err := io.ReadAll(c.Request().Body)
-	var he *echo.HTTPError // the body limit's
-	if errors.As(err, &he) {
-		return he
-	} else if err != nil {
+	body, err := jsonBody(c)
+	if err != nil {
 		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {

@@ -383,9 +383,9 @@ func retentionLabel(days int) string {
 // The store records the change as an event of its own.
 func (s *Server) saveAuditRetention(c echo.Context) error {
 	m, _ := memberOf(c)
-	form, err := c.FormParams()
+	form, err := formOf(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return err
 	}
 	if len(form["audit_retention_days"]) > 1 {
 		return s.showAudit(c, "", "Choose one retention, not several.")

@@ -163,7 +163,7 @@ func (s *Server) bulkRevoke(c echo.Context) error {
 	m, _ := memberOf(c)
 	r := c.Request()
 	if err := r.ParseForm(); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return unreadableForm(err)
 	}
 	ids, bad := parseIDs(r.PostForm["ids"])
 	if bad > 0 {

@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -158,16 +157,8 @@ func (s *Server) apiReportLeaks(c echo.Context) error {
 	// database write, and a flood of them is no report.
 	s.leaks.limit.fail(key, now)
 
-	if mt, err := mediaType(c); err != nil {
-		return err
-	} else if mt != echo.MIMEApplicationJSON {
-		return errUnsupportedMediaType("application/json")
-	}
-	body, err := io.ReadAll(c.Request().Body)
-	var he *echo.HTTPError // the body limit's
-	if errors.As(err, &he) {
-		return he
-	} else if err != nil {
+	body, err := jsonBody(c)
+	if err != nil {
 		return err
 	}
 	if len(s.leaks.keys) > 0 {

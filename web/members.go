@@ -205,9 +205,9 @@ func (s *Server) renderInviteForm(c echo.Context, status int, in inviteInput, er
 // message beside its field.
 func (s *Server) inviteMember(c echo.Context) error {
 	m, _ := memberOf(c)
-	form, err := c.FormParams()
+	form, err := formOf(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return err
 	}
 	in := inviteInput{name: form.Get("name"), email: form.Get("email"), roles: form["roles"]}
 	errs := map[string]string{}
@@ -341,9 +341,9 @@ func (s *Server) setMemberRoles(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	form, err := formOf(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return err
 	}
 	checked := form["roles"]
 	roles, err := store.ParseRoles(checked...)

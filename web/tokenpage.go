@@ -286,9 +286,9 @@ func (s *Server) editToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	form, err := formOf(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return err
 	}
 	// Browsers send a textarea's new lines as CR LF.
 	in := editInput{name: form.Get("name"), description: strings.ReplaceAll(form.Get("description"), "\r\n", "\n"),
@@ -397,9 +397,9 @@ func (s *Server) rotateToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	form, err := formOf(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return err
 	}
 	choice := form.Get("grace")
 	grace, ok := graceOf(choice)

@@ -61,9 +61,9 @@ func (s *Server) createSystemToken(c echo.Context) error {
 // mistakes comes back with what was typed and a message beside the field.
 func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 	m, _ := memberOf(c)
-	form, err := c.FormParams()
+	form, err := formOf(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return err
 	}
 	in := tokenForm{name: form.Get("name"), roles: form["roles"], expires: form.Get("expires"), expiresOn: form.Get("expires_on"),
 		description: strings.ReplaceAll(form.Get("description"), "\r\n", "\n"), allowedIPs: form.Get("allowed_ips")}
@@ -137,9 +137,9 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 // saveTokenSettings sets the organization's maximum token lifetime.
 func (s *Server) saveTokenSettings(c echo.Context) error {
 	m, _ := memberOf(c)
-	form, err := c.FormParams()
+	form, err := formOf(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return err
 	}
 	if len(form["max_token_days"]) > 1 {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "Choose one maximum token lifetime, not several.")
