@@ -58,7 +58,7 @@ func (d *DB) ListMembers(ctx context.Context, actor Actor, f MemberFilter) ([]Me
 		args = append(args, f.BeforeID)
 	}
 	q := `SELECT ` + memberColumns + `,
-		(SELECT count(*) FROM tokens t WHERE t.member_id = m.id AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?))
+		(SELECT count(*) FROM tokens t WHERE t.member_id = m.id AND ` + tokenWorks + `)
 		FROM members m JOIN orgs o ON o.id = m.org_id WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -230,10 +230,10 @@ func (d *DB) OffboardingOf(ctx context.Context, actor Actor, id int64) (Offboard
 	}
 	o := Offboarding{Member: m}
 	now := d.now().Unix()
-	if o.Leaving, err = tokensOf(ctx, d.db, `t.member_id = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`, m.ID, now); err != nil {
+	if o.Leaving, err = tokensOf(ctx, d.db, `t.member_id = ? AND `+tokenWorks, m.ID, now); err != nil {
 		return Offboarding{}, err
 	}
-	o.Staying, err = tokensOf(ctx, d.db, `t.org_id = ? AND t.kind = 'system' AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)
+	o.Staying, err = tokensOf(ctx, d.db, `t.org_id = ? AND t.kind = 'system' AND `+tokenWorks+`
 		AND (t.created_by = ? OR t.created_by_token IN (SELECT id FROM tokens WHERE member_id = ?))`, m.OrgID, now, m.ID, m.ID)
 	return o, err
 }

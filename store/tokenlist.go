@@ -179,7 +179,7 @@ func (f TokenFilter) where(a acting, now int64) ([]string, []any) {
 	}
 	switch f.State {
 	case StateActive:
-		add(`t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`, now)
+		add(tokenWorks, now)
 	case StateExpiring:
 		add(`t.revoked_at IS NULL AND t.expires_at > ? AND t.expires_at <= ?`, now, now+int64(ExpiringWithin/time.Second))
 	case StateExpired:
@@ -211,6 +211,10 @@ func (f TokenFilter) where(a acting, now int64) ([]string, []any) {
 	}
 	return where, args
 }
+
+// tokenWorks is the SQL condition that the token t works at the Unix time
+// given as its one parameter: not revoked, and not expired (Token.Active).
+const tokenWorks = `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`
 
 // likePattern is where a LIKE takes its pattern: an expression rather than
 // the bare parameter, which SQLite would prepare the statement again for
