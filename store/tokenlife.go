@@ -42,7 +42,13 @@ type TokenEdit struct {
 	AllowedIPs *AllowList
 }
 
-// checkDescription is the rule for a description: at most
+// cleanDescription is a description as it is kept: without the spaces
+// around it, and with a browser's CR LF line breaks as LF.
+func cleanDescription(d string) string {
+	return strings.TrimSpace(strings.ReplaceAll(d, "\r\n", "\n"))
+}
+
+// checkDescription is the rule for a (clean) description: at most
 // MaxDescriptionLen characters, storable, no control characters but new
 // lines and tabs.
 func checkDescription(d string) error {
@@ -63,7 +69,7 @@ func checkDescription(d string) error {
 func (d *DB) UpdateToken(ctx context.Context, actor Actor, id int64, e TokenEdit) (Token, error) {
 	a := actor.acting()
 	if e.Description != nil {
-		*e.Description = strings.TrimSpace(strings.ReplaceAll(*e.Description, "\r\n", "\n"))
+		*e.Description = cleanDescription(*e.Description)
 		if err := checkDescription(*e.Description); err != nil {
 			return Token{}, err
 		}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -141,7 +140,7 @@ func (d *DB) CreateToken(ctx context.Context, actor Actor, nt NewToken) (Token, 
 		// Kept in whole seconds, UTC: check the expiry that will be stored.
 		nt.ExpiresAt = new(nt.ExpiresAt.UTC().Truncate(time.Second))
 	}
-	nt.Description = strings.TrimSpace(strings.ReplaceAll(nt.Description, "\r\n", "\n"))
+	nt.Description = cleanDescription(nt.Description)
 	if err := nt.validate(); err != nil {
 		return Token{}, "", err
 	}
@@ -236,7 +235,7 @@ func (nt NewToken) Problems() []*Error {
 		errs = append(errs, fieldError("name", "%s", msg))
 	}
 	var e *Error
-	if err := checkDescription(strings.TrimSpace(nt.Description)); errors.As(err, &e) {
+	if err := checkDescription(cleanDescription(nt.Description)); errors.As(err, &e) {
 		errs = append(errs, e)
 	}
 	if len(nt.AllowedIPs) > MaxAllowedRanges {

@@ -290,8 +290,7 @@ func (s *Server) editToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Browsers send a textarea's new lines as CR LF.
-	in := editInput{name: form.Get("name"), description: strings.ReplaceAll(form.Get("description"), "\r\n", "\n"),
+	in := editInput{name: form.Get("name"), description: form.Get("description"),
 		allowedIPs: form.Get("allowed_ips"), roles: form["roles"]}
 	editRoles := form.Get("edit_roles") == "1"
 	if !editRoles {

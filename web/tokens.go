@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -66,7 +65,7 @@ func (s *Server) createToken(c echo.Context, kind store.TokenKind) error {
 		return err
 	}
 	in := tokenForm{name: form.Get("name"), roles: form["roles"], expires: form.Get("expires"), expiresOn: form.Get("expires_on"),
-		description: strings.ReplaceAll(form.Get("description"), "\r\n", "\n"), allowedIPs: form.Get("allowed_ips")}
+		description: form.Get("description"), allowedIPs: form.Get("allowed_ips")}
 
 	// Every mistake at once, each beside its field. A field given twice
 	// (by a script, or a form tampered with; roles are checkboxes and may
