@@ -39,7 +39,7 @@ const (
 // personal tokens; a token acting as admin sees all of the organization's.
 func (s *Server) apiListTokens(c echo.Context) error {
 	p := principalOf(c)
-	q, err := strictQuery(c)
+	q, err := apiQuery(c)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func toAPIAuditEvent(e store.AuditEvent) apiAuditEvent {
 // the last event of the page before, as next_cursor gave it; clients should
 // treat it as opaque.
 func (s *Server) apiAuditEvents(c echo.Context) error {
-	q, err := strictQuery(c)
+	q, err := apiQuery(c)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ import (
 
 const principalKey = "principal"
 
+// queryKey is where requireToken leaves the query it read (apiQuery).
+const queryKey = "query"
+
 var errNoToken = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token",
 	Message: "Send an access token as Authorization: Bearer <token>."}
 
@@ -141,14 +144,26 @@ func clientKey(ip string) string {
 // what it may do on the context.
 func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		p, err := s.authenticate(c)
+		p, q, err := s.authenticateQuery(c)
 		if err != nil {
 			return err
 		}
 		c.Set(principalKey, p)
+		if q != nil {
+			c.Set(queryKey, q)
+		}
 		s.warnExpiry(c, p)
 		return next(c)
 	}
+}
+
+// apiQuery is the query of an API request behind requireToken: the one it
+// read, not parsed again.
+func apiQuery(c echo.Context) (url.Values, error) {
+	if q, ok := c.Get(queryKey).(url.Values); ok {
+		return q, nil
+	}
+	return strictQuery(c)
 }
 
 // requireRole refuses a token that does not act as r.

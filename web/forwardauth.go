@@ -71,7 +71,7 @@ func (s *Server) apiIntrospect(c echo.Context) error {
 // is refused: proxies and browsers log URLs.
 func introspectedToken(c echo.Context) (string, error) {
 	r := c.Request()
-	q, err := strictQuery(c)
+	q, err := apiQuery(c)
 	if err != nil {
 		return "", err
 	}
