@@ -136,14 +136,6 @@ func parseID(v string) (int64, bool) {
 	return id, err == nil && id > 0 && strconv.FormatInt(id, 10) == v
 }
 
-// auditURL is path with the query v, or path alone.
-func auditURL(path string, v url.Values) string {
-	if len(v) == 0 {
-		return path
-	}
-	return path + "?" + v.Encode()
-}
-
 func (s *Server) auditPage(c echo.Context) error {
 	return s.showAudit(c, c.Request().URL.RawQuery, "")
 }
@@ -187,10 +179,10 @@ func (s *Server) showAudit(c echo.Context, rawQuery, retentionErr string) error 
 		es = es[:auditPageSize]
 		more := cloneQuery(kept)
 		more.Set("before", strconv.FormatInt(es[len(es)-1].ID, 10))
-		p.MoreURL = auditURL("/audit", more)
+		p.MoreURL = withQuery(auditRoot, more)
 	}
 	if f.BeforeID != 0 {
-		p.NewestURL = auditURL("/audit", kept)
+		p.NewestURL = withQuery(auditRoot, kept)
 	}
 	p.Events = make([]views.AuditRow, len(es))
 	for i, e := range es {
@@ -202,7 +194,7 @@ func (s *Server) showAudit(c echo.Context, rawQuery, retentionErr string) error 
 	csvQ, jsonlQ := cloneQuery(kept), cloneQuery(kept)
 	csvQ.Set("format", "csv")
 	jsonlQ.Set("format", "jsonl")
-	p.ExportCSV, p.ExportJSONL = auditURL("/audit/export", csvQ), auditURL("/audit/export", jsonlQ)
+	p.ExportCSV, p.ExportJSONL = withQuery("/audit/export", csvQ), withQuery("/audit/export", jsonlQ)
 	return render(c, status, views.AuditView(p))
 }
 
@@ -276,7 +268,7 @@ func (s *Server) activeFilters(ctx context.Context, m store.Member, kept url.Val
 		}
 		rest := cloneQuery(kept)
 		rest.Del(k)
-		a.RemoveURL = auditURL("/audit", rest)
+		a.RemoveURL = withQuery(auditRoot, rest)
 		active = append(active, a)
 	}
 	return active, nil
@@ -403,7 +395,7 @@ func (s *Server) saveAuditRetention(c echo.Context) error {
 	if days > 0 {
 		msg = "Audit events are now kept for " + retentionLabel(days) + "; older ones are removed within the hour."
 	}
-	return s.redirectSaying(c, "/audit", msg)
+	return s.redirectSaying(c, auditRoot, msg)
 }
 
 // auditColumns are the fields of an exported event, in the CSV's order and

@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,37 +19,6 @@ import (
 // The owner's console: Members. Every route here is the owner's only
 // (requireOwnerTo in routes.go, and the store checks again), except the
 // invitation link, which whoever holds it opens to join.
-
-// Paths of the Members pages.
-const (
-	membersPath    = "/members"
-	invitationsDir = "/invitations/"
-)
-
-func memberRolesPath(id int64) string  { return fmt.Sprintf("/members/%d/roles", id) }
-func memberRemovePath(id int64) string { return fmt.Sprintf("/members/%d/remove", id) }
-func memberEventsPath(id int64) string { return fmt.Sprintf("/audit?member_id=%d", id) }
-func tokenEventsPath(id int64) string  { return fmt.Sprintf("/audit?token_id=%d", id) }
-func withdrawPath(id int64) string     { return fmt.Sprintf("/members/invitations/%d/withdraw", id) }
-
-// membersURL is the Members page in a view: those in the organization or
-// those who left, the search, and the page (members below id before).
-func membersURL(q string, former bool, before int64) string {
-	v := url.Values{}
-	if former {
-		v.Set("view", "former")
-	}
-	if q != "" {
-		v.Set("q", q)
-	}
-	if before > 0 {
-		v.Set("before", strconv.FormatInt(before, 10))
-	}
-	if len(v) == 0 {
-		return membersPath
-	}
-	return membersPath + "?" + v.Encode()
-}
 
 // invitationLink is the link an invitee opens, on the host and scheme the
 // owner reached this server by.
@@ -486,7 +454,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 	if err := s.startSession(c, m.ID, fmt.Sprintf("Welcome to %s, %s. You are signed in.", m.OrgName, m.Name)); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/tokens")
+	return c.Redirect(http.StatusSeeOther, tokensRoot)
 }
 
 // sentence makes a message written for the command line ("password is too

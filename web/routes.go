@@ -23,12 +23,12 @@ func (s *Server) routes() {
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles(static.FS))))
 
 	// Pages, for people signed in with a browser.
-	e.GET("/login", s.loginPage)
-	e.POST("/login", s.login, s.countSignIns)
+	e.GET(loginPath, s.loginPage)
+	e.POST(loginPath, s.login, s.countSignIns)
 	e.POST("/logout", s.logout, s.requireMember)
 
 	e.GET("/", s.home, s.requireMember)
-	e.GET("/tokens", s.tokensPage, s.requireMember)
+	e.GET(tokensRoot, s.tokensPage, s.requireMember)
 	e.GET("/tokens/personal/new", s.newPersonalTokenForm, s.requireMember)
 	e.POST("/tokens/personal", s.createPersonalToken, s.requireMember)
 	systemOwner := requireOwnerTo("manage system tokens")
@@ -48,7 +48,7 @@ func (s *Server) routes() {
 
 	// The owner's console: Audit Log.
 	auditOwner := requireOwnerTo("see the audit log")
-	e.GET("/audit", s.auditPage, s.requireMember, auditOwner)
+	e.GET(auditRoot, s.auditPage, s.requireMember, auditOwner)
 	e.GET("/audit/export", s.exportAudit, s.requireMember, auditOwner)
 	e.POST("/audit/retention", s.saveAuditRetention, s.requireMember, auditOwner)
 

@@ -65,7 +65,7 @@ func (s *Server) requireMember(next echo.HandlerFunc) echo.HandlerFunc {
 			noStore(c)
 			return next(c)
 		}
-		to := "/login"
+		to := loginPath
 		if r := c.Request(); r.Method == http.MethodGet && !isHTMX(c) {
 			to += "?next=" + url.QueryEscape(r.URL.RequestURI())
 		}
@@ -180,7 +180,7 @@ func (s *Server) logout(c echo.Context) error {
 		return err
 	}
 	s.expireCSRFCookie(c)
-	return redirect(c, "/login")
+	return redirect(c, loginPath)
 }
 
 // expireCSRFCookie makes the next page draw a fresh CSRF token, so a token
@@ -198,8 +198,8 @@ func safeNext(next string) string {
 	u, err := url.Parse(next)
 	if err != nil || next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
 		strings.ContainsAny(next, "\\") || strings.ContainsFunc(next, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) ||
-		u.Scheme != "" || u.Host != "" || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(next, "/login") {
-		return "/tokens"
+		u.Scheme != "" || u.Host != "" || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(next, loginPath) {
+		return tokensRoot
 	}
 	return next
 }

@@ -226,33 +226,6 @@ func revocable(f store.TokenFilter) (store.TokenFilter, bool) {
 // Revoke (POST).
 const bulkRevokePath = "/tokens/bulk-revoke"
 
-// withQuery is path with the query q, or path alone.
-func withQuery(path string, q url.Values) string {
-	if len(q) == 0 {
-		return path
-	}
-	return path + "?" + q.Encode()
-}
-
-// tokensPath is the Token Management page showing v.
-func tokensPath(v tokenView) string { return withQuery("/tokens", v.values()) }
-
-// olderTokensPath is list l's next page, after cursor, in view v.
-func olderTokensPath(v tokenView, l tokenList, cursor store.TokenCursor) string {
-	q := v.values()
-	q.Set(l.before(), cursor.String())
-	return withQuery("/tokens", q) + "#" + l.anchor()
-}
-
-// revokeTokenPath is a token's Revoke Token confirmation, which comes back
-// to view v.
-func revokeTokenPath(id int64, v tokenView) string {
-	return withQuery("/tokens/"+strconv.FormatInt(id, 10)+"/revoke", v.values())
-}
-
-// expiringPath lists the tokens about to expire.
-func expiringPath() string { return tokensPath(tokenView{State: store.StateExpiring}) }
-
 // viewOf is the view the request's URL asks for, whatever of it reads.
 func viewOf(c echo.Context) tokenView {
 	m, _ := memberOf(c)
@@ -260,9 +233,6 @@ func viewOf(c echo.Context) tokenView {
 	v, _ := readTokenView(q, m.IsOwner())
 	return v
 }
-
-// tokensURL is the Token Management page in the view the member chose.
-func tokensURL(c echo.Context) string { return tokensPath(viewOf(c)) }
 
 // tokenLists gathers what the Token Management page lists for m, in the
 // view the URL asks for: their own personal tokens and, for the owner,

@@ -15,9 +15,6 @@ import (
 	"tokend/views"
 )
 
-// tokenPageURL is a token's own page; the forms on it post below it.
-func tokenPageURL(id int64) string { return "/tokens/" + strconv.FormatInt(id, 10) }
-
 // graceChoice is one answer to "When should the old secret stop working?",
 // on the page and on the API (its Value).
 type graceChoice struct {

@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) home(c echo.Context) error {
-	return c.Redirect(http.StatusSeeOther, "/tokens")
+	return c.Redirect(http.StatusSeeOther, tokensRoot)
 }
 
 func (s *Server) tokensPage(c echo.Context) error {
@@ -154,7 +154,7 @@ func (s *Server) saveTokenSettings(c echo.Context) error {
 	if days > 0 {
 		msg = fmt.Sprintf("New tokens must now expire within %d days.", days)
 	}
-	return s.redirectSaying(c, "/tokens", msg)
+	return s.redirectSaying(c, tokensRoot, msg)
 }
 
 // tokenParam reads the :id of a route; an id that is not a number as this
