@@ -105,8 +105,11 @@ func warmCache(ctx context.Context, db *DB, texts []TokenText) error {
 	for _, text := range texts {
 		byDigest[DigestOf(string(text))] = true
 	}
+	// Every token, by its current secret: verifyQuery without its WHERE,
+	// and its "is this the secret before a rotation" always false.
 	q := strings.Replace(verifyQuery, "SELECT ", "SELECT t.digest, ", 1)
-	q = strings.Replace(q, "WHERE t.digest = ?", "", 1)
+	q = strings.Replace(q, "t.digest <> ?", "t.digest <> t.digest", 1)
+	q = q[:strings.Index(q, "WHERE ")]
 	rows, err := db.db.QueryContext(ctx, q)
 	if err != nil {
 		return err
