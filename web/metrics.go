@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tokend/store"
+	"tokend/store/stripe"
 )
 
 // Metrics are tokend's Prometheus metrics, in a registry of their own,
@@ -21,24 +22,44 @@ import (
 //
 // Every label value comes from a fixed set: a route's pattern, never its
 // path; a method from a list; a status class. Recording a token check or a
-// request takes no lock and allocates nothing: the series are looked up
-// once (at startup, or at a route's first request with a given method and
-// status class) and kept, and prometheus counters are atomic adds.
+// request takes no lock and allocates nothing: each is an atomic add or
+// two in the recording processor's stripe (package stripe), summed at each
+// scrape by hotCollector.
 type Metrics struct {
 	reg *prometheus.Registry
 
-	checks        [numCheckResults][numKinds]prometheus.Counter
-	checkDuration prometheus.Histogram
+	checks        *stripe.Counts     // by result*numKinds + kind
+	checkDuration *stripe.Histograms // one series
 
-	httpRequests *prometheus.CounterVec
-	httpDuration *prometheus.HistogramVec
-	routes       map[string]*routeMetrics // by pattern; read-only once the server is built
-	other        *routeMetrics
+	http atomic.Pointer[httpSeries] // bound to the server's routes by bindRoutes
 
 	signIns [numSignInResults]prometheus.Counter
 
 	lastUseBatch prometheus.Histogram
 	changeLag    prometheus.Histogram
+}
+
+// httpSeries are the requests' series: a route's by the index of its
+// pattern in patterns (0 is otherRoute).
+type httpSeries struct {
+	routes   map[string]int // pattern → index; read-only
+	patterns []string
+	requests *stripe.Counts     // by (route*numMethods + method)*numClasses + class
+	duration *stripe.Histograms // by route*numMethods + method
+}
+
+func newHTTPSeries(patterns []string) *httpSeries {
+	hs := &httpSeries{routes: make(map[string]int, len(patterns)+1), patterns: []string{otherRoute}}
+	for _, p := range patterns {
+		if _, ok := hs.routes[p]; !ok && p != otherRoute {
+			hs.routes[p] = len(hs.patterns)
+			hs.patterns = append(hs.patterns, p)
+		}
+	}
+	n := len(hs.patterns) * numMethods
+	hs.requests = stripe.NewCounts(n * numClasses)
+	hs.duration = stripe.NewHistograms(n, httpDurationBuckets)
+	return hs
 }
 
 // Token check results, the label values of tokend_token_checks_total.
@@ -86,42 +107,40 @@ var methodNames = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, 
 
 const numMethods = len(methodNames)
 
-var statusClasses = [5]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
+const numClasses = len(statusClasses)
 
 // otherRoute labels a request no route of the server's answered (404 for
 // an unknown path) or a route added after the server was built.
 const otherRoute = "other"
+
+// The hot series' descriptions and buckets.
+var (
+	checksDesc = prometheus.NewDesc("tokend_token_checks_total",
+		"Token checks, by result (ok, invalid, expired, revoked, rate_limited, address_refused, unavailable) and kind of token (personal, system, unknown).",
+		[]string{"result", "kind"}, nil)
+	checkDurationDesc = prometheus.NewDesc("tokend_token_check_duration_seconds",
+		"How long a token check took, from the token's text to its answer (a database read included when the token was not cached).", nil, nil)
+	checkDurationBuckets = []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1, 1}
+
+	httpRequestsDesc = prometheus.NewDesc("tokend_http_requests_total",
+		"HTTP requests answered, by route pattern, method and status class.", []string{"route", "method", "code"}, nil)
+	httpDurationDesc = prometheus.NewDesc("tokend_http_request_duration_seconds",
+		"How long answering an HTTP request took, by route pattern and method.", []string{"route", "method"}, nil)
+	httpDurationBuckets = []float64{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 5e-2, 0.25, 1, 5}
+)
 
 // NewMetrics makes the metrics with the Go runtime's, the process's and
 // the build's. log, when given, is the log whose dropped lines are
 // counted.
 func NewMetrics(log *LogOutput) *Metrics {
 	reg := prometheus.NewRegistry()
-	m := &Metrics{reg: reg}
-	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tokend_token_checks_total",
-		Help: "Token checks, by result (ok, invalid, expired, revoked, rate_limited, address_refused, unavailable) and kind of token (personal, system, unknown).",
-	}, []string{"result", "kind"})
-	for r := range numCheckResults {
-		for k := range numKinds {
-			m.checks[r][k] = checks.WithLabelValues(checkResultNames[r], kindNames[k])
-		}
+	m := &Metrics{reg: reg,
+		checks:        stripe.NewCounts(int(numCheckResults) * numKinds),
+		checkDuration: stripe.NewHistograms(1, checkDurationBuckets),
 	}
-	m.checkDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "tokend_token_check_duration_seconds",
-		Help:    "How long a token check took, from the token's text to its answer (a database read included when the token was not cached).",
-		Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 0.1, 1},
-	})
-	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tokend_http_requests_total",
-		Help: "HTTP requests answered, by route pattern, method and status class.",
-	}, []string{"route", "method", "code"})
-	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "tokend_http_request_duration_seconds",
-		Help:    "How long answering an HTTP request took, by route pattern and method.",
-		Buckets: []float64{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2, 5e-2, 0.25, 1, 5},
-	}, []string{"route", "method"})
-	m.other = newRouteMetrics(m, otherRoute)
+	m.http.Store(newHTTPSeries(nil))
 	signIns := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tokend_sign_ins_total",
 		Help: "Sign-ins through the form, by result (ok, bad_credentials, rate_limited, error).",
@@ -155,8 +174,7 @@ func NewMetrics(log *LogOutput) *Metrics {
 		ConstLabels: buildLabels(),
 	})
 	info.Set(1)
-	reg.MustRegister(checks, m.checkDuration, m.httpRequests, m.httpDuration, signIns,
-		m.lastUseBatch, m.changeLag, dropped, info,
+	reg.MustRegister(hotCollector{m}, signIns, m.lastUseBatch, m.changeLag, dropped, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector())
 	return m
@@ -198,21 +216,26 @@ func (m *Metrics) watchStore(db *store.DB) {
 	db.SetObserver(storeObserver{m})
 }
 
-// bindRoutes looks up the series of every route pattern once, before the
-// server answers its first request.
+// bindRoutes gives each route pattern its series, before the server
+// answers its first request. A Metrics is bound once: the routes of a
+// second server bound to it count under otherRoute.
 func (m *Metrics) bindRoutes(routes []*echo.Route) {
-	m.routes = make(map[string]*routeMetrics, len(routes))
-	for _, r := range routes {
-		if _, ok := m.routes[r.Path]; !ok {
-			m.routes[r.Path] = newRouteMetrics(m, r.Path)
-		}
+	if len(m.http.Load().patterns) > 1 {
+		return
 	}
+	patterns := make([]string, len(routes))
+	for i, r := range routes {
+		patterns[i] = r.Path
+	}
+	m.http.Store(newHTTPSeries(patterns))
 }
 
 // recordCheck counts one token check and how long it took.
 func (m *Metrics) recordCheck(r checkResult, kind int, took time.Duration) {
-	m.checks[r][kind].Inc()
-	m.checkDuration.Observe(took.Seconds())
+	t := stripe.Take()
+	m.checks.Add(t, int(r)*numKinds+kind)
+	m.checkDuration.Observe(t, 0, took)
+	t.Release()
 }
 
 func (m *Metrics) recordSignIn(r signInResult) { m.signIns[r].Inc() }
@@ -220,17 +243,16 @@ func (m *Metrics) recordSignIn(r signInResult) { m.signIns[r].Inc() }
 // recordRequest counts an answered request by its route's pattern (c.Path,
 // never the path requested), method and status.
 func (m *Metrics) recordRequest(pattern, method string, status int, took time.Duration) {
-	rm := m.routes[pattern]
-	if rm == nil {
-		rm = m.other
-	}
-	mi := methodIndex(method)
+	hs := m.http.Load()
+	series := hs.routes[pattern]*numMethods + methodIndex(method) // a pattern not bound is 0, otherRoute
 	class := status/100 - 1
-	if class < 0 || class >= len(statusClasses) {
-		class = len(statusClasses) - 1
+	if class < 0 || class >= numClasses {
+		class = numClasses - 1
 	}
-	rm.counter(mi, class).Inc()
-	rm.histogram(mi).Observe(took.Seconds())
+	t := stripe.Take()
+	hs.requests.Add(t, series*numClasses+class)
+	hs.duration.Observe(t, series, took)
+	t.Release()
 }
 
 func methodIndex(method string) int {
@@ -242,38 +264,45 @@ func methodIndex(method string) int {
 	return numMethods - 1
 }
 
-// routeMetrics are one route pattern's series, each looked up at its first
-// use and kept: a route's series appear only for the methods and status
-// classes it has answered.
-type routeMetrics struct {
-	m          *Metrics
-	pattern    string
-	counters   [numMethods][len(statusClasses)]atomic.Pointer[prometheus.Counter]
-	histograms [numMethods]atomic.Pointer[prometheus.Observer]
+// hotCollector gives the striped series at each scrape: every check
+// result and kind, and each route's methods and status classes once they
+// have answered a request.
+type hotCollector struct{ m *Metrics }
+
+func (hc hotCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- checksDesc
+	ch <- checkDurationDesc
+	ch <- httpRequestsDesc
+	ch <- httpDurationDesc
 }
 
-func newRouteMetrics(m *Metrics, pattern string) *routeMetrics {
-	return &routeMetrics{m: m, pattern: pattern}
-}
-
-func (rm *routeMetrics) counter(method, class int) prometheus.Counter {
-	p := &rm.counters[method][class]
-	if c := p.Load(); c != nil {
-		return *c
+func (hc hotCollector) Collect(ch chan<- prometheus.Metric) {
+	m := hc.m
+	for r := range numCheckResults {
+		for k := range numKinds {
+			ch <- prometheus.MustNewConstMetric(checksDesc, prometheus.CounterValue,
+				float64(m.checks.Value(int(r)*numKinds+k)), checkResultNames[r], kindNames[k])
+		}
 	}
-	c := rm.m.httpRequests.WithLabelValues(rm.pattern, methodNames[method], statusClasses[class])
-	p.Store(&c) // two at once store the same series
-	return c
-}
-
-func (rm *routeMetrics) histogram(method int) prometheus.Observer {
-	p := &rm.histograms[method]
-	if h := p.Load(); h != nil {
-		return *h
+	s, _ := m.checkDuration.Snapshot(0)
+	ch <- prometheus.MustNewConstHistogram(checkDurationDesc, s.Count, s.Sum.Seconds(), s.Buckets)
+	hs := m.http.Load()
+	for route, pattern := range hs.patterns {
+		for method := range numMethods {
+			series := route*numMethods + method
+			s, ok := hs.duration.Snapshot(series)
+			if !ok {
+				continue
+			}
+			ch <- prometheus.MustNewConstHistogram(httpDurationDesc, s.Count, s.Sum.Seconds(), s.Buckets, pattern, methodNames[method])
+			for class := range numClasses {
+				if n := hs.requests.Value(series*numClasses + class); n > 0 {
+					ch <- prometheus.MustNewConstMetric(httpRequestsDesc, prometheus.CounterValue, float64(n),
+						pattern, methodNames[method], statusClasses[class])
+				}
+			}
+		}
 	}
-	h := rm.m.httpDuration.WithLabelValues(rm.pattern, methodNames[method])
-	p.Store(&h)
-	return h
 }
 
 // storeObserver turns what the store reports into metrics.
