@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tokend/store/stripe"
 )
 
 // LogOptions say how tokend serve writes its log.
@@ -49,27 +52,32 @@ func ParseLogLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("log level %q: say debug, info, warn or error", s)
 }
 
-// logBufferSize is what the access log holds between flushes: about 400
-// lines, so that a burst rarely writes before the next tick.
+// logBufferSize is what each stripe of the access log holds between
+// flushes: about 400 lines, so that a burst rarely writes before the next
+// tick.
 const logBufferSize = 64 << 10
 
 const defaultLogFlush = 200 * time.Millisecond
 
-// LogOutput is the process's log: every line, redacted, into one buffer in
-// front of w. An access-log line only joins the buffer, which is written
-// out every FlushEvery, when full, and on Close: a line per request costs
-// no system call. Any other line (a failure, the store's news) is written
-// out at once, after whatever access lines came before it, so the order
-// holds and a failure is on disk before it is acted on.
+// LogOutput is the process's log: every line, redacted, into buffers in
+// front of w. An access-log line only joins a buffer, and the buffers are
+// written out every FlushEvery, when one is full, and on Close: a line per
+// request costs no system call. Any other line (a failure, the store's
+// news) is written out at once, after whatever access lines came before
+// it, so the order holds and a failure is on disk before it is acted on.
+//
+// The access log's buffer is striped (package stripe): each processor appends
+// to its own, and a flush merges them by each line's time, so the lines go
+// out in the order they were logged, as from one buffer.
 type LogOutput struct {
 	format string
 	level  slog.Level
 
-	mu     sync.Mutex
-	dst    io.Writer
-	buf    []byte
-	lines  int // in buf
-	closed bool
+	mu      sync.Mutex // held while writing to dst
+	dst     io.Writer
+	out     []byte      // a flush's lines, merged
+	stripes []logStripe // stripe.Count of them
+	closed  atomic.Bool
 
 	dropped atomic.Uint64
 	stop    chan struct{}
@@ -79,6 +87,24 @@ type LogOutput struct {
 	logger, access *slog.Logger
 }
 
+// logStripe is one processor's share of the access log's buffer.
+type logStripe struct {
+	mu    sync.Mutex
+	buf   []byte
+	lines []lineMark
+	// spare is what the last flush took, handed back to be filled next.
+	spareBuf   []byte
+	spareLines []lineMark
+	_          [stripe.CacheLine]byte
+}
+
+// lineMark is where a line in a stripe's buffer ends, and when it was
+// logged.
+type lineMark struct {
+	at  int64 // Unix nanoseconds
+	end int
+}
+
 // NewLogOutput starts a log writing to w, flushed by a goroutine of its
 // own until Close.
 func NewLogOutput(w io.Writer, opts LogOptions) (*LogOutput, error) {
@@ -86,9 +112,14 @@ func NewLogOutput(w io.Writer, opts LogOptions) (*LogOutput, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := stripe.Count()
 	o := &LogOutput{
-		format: format, level: opts.Level, dst: w, buf: make([]byte, 0, logBufferSize),
+		format: format, level: opts.Level, dst: w, stripes: make([]logStripe, n),
 		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	for i := range o.stripes {
+		st := &o.stripes[i]
+		st.buf, st.spareBuf = make([]byte, 0, logBufferSize), make([]byte, 0, logBufferSize)
 	}
 	// Every line passes through the redaction that keeps a token's text
 	// out of the log, whoever logs it.
@@ -123,7 +154,7 @@ func (o *LogOutput) Dropped() uint64 { return o.dropped.Load() }
 func (o *LogOutput) Flush() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.flushLocked()
+	return o.writeOut(o.merged(o.out[:0]))
 }
 
 // Close stops the flushing goroutine and writes out what is buffered.
@@ -133,10 +164,8 @@ func (o *LogOutput) Close() error {
 		close(o.stop)
 		<-o.done
 	})
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.closed = true
-	return o.flushLocked()
+	o.closed.Store(true)
+	return o.Flush()
 }
 
 func (o *LogOutput) flushEvery(d time.Duration) {
@@ -153,52 +182,111 @@ func (o *LogOutput) flushEvery(d time.Duration) {
 	}
 }
 
-// write adds p, one or more whole lines, to the buffer; urgent or after
-// Close, it writes the buffer out too.
-func (o *LogOutput) write(p []byte, urgent bool) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.buf)+len(p) > cap(o.buf) {
-		o.flushLocked()
-	}
-	var err error
-	if len(p) > cap(o.buf) {
-		_, err = o.dst.Write(p) // a line larger than the buffer goes on its own
-		if err != nil {
-			o.dropped.Add(uint64(bytes.Count(p, []byte{'\n'})))
+// buffer adds p, one or more whole lines logged at at (Unix nanoseconds),
+// to the calling processor's stripe; when the stripe is full, or after
+// Close, it writes everything out first.
+func (o *LogOutput) buffer(at int64, p []byte) {
+	for {
+		t := stripe.Take()
+		st := &o.stripes[t.Of(len(o.stripes))]
+		t.Release()
+		st.mu.Lock()
+		if len(st.buf)+len(p) <= cap(st.buf) && !o.closed.Load() {
+			st.buf = append(st.buf, p...)
+			st.lines = append(st.lines, lineMark{at: at, end: len(st.buf)})
+			st.mu.Unlock()
+			return
 		}
-	} else {
-		o.buf = append(o.buf, p...)
-		o.lines += bytes.Count(p, []byte{'\n'})
-	}
-	if urgent || o.closed {
-		if ferr := o.flushLocked(); err == nil {
-			err = ferr
+		empty := len(st.buf) == 0
+		st.mu.Unlock()
+		if empty || o.closed.Load() {
+			// A line larger than a stripe, or one logged after Close,
+			// goes out on its own, after what came before it.
+			o.writeNow(p)
+			return
 		}
+		o.Flush()
 	}
-	// A line is never refused to its logger: what could not be written is
-	// counted in Dropped.
-	return len(p), nil
 }
 
-func (o *LogOutput) flushLocked() error {
-	if len(o.buf) == 0 {
+// writeNow writes out what is buffered and then p, one or more whole
+// lines, in one write.
+func (o *LogOutput) writeNow(p []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.writeOut(append(o.merged(o.out[:0]), p...))
+}
+
+// merged appends the stripes' lines to b, by the time each was logged,
+// and empties the stripes. Lines of one stripe keep their order, as
+// lines of one buffer did. o.mu is held.
+func (o *LogOutput) merged(b []byte) []byte {
+	// Take each stripe's lines, leaving it the buffers of the last flush.
+	type taken struct {
+		buf   []byte
+		lines []lineMark
+		start int // where the next line begins in buf
+	}
+	all := make([]taken, 0, len(o.stripes))
+	for i := range o.stripes {
+		st := &o.stripes[i]
+		st.mu.Lock()
+		if len(st.lines) > 0 {
+			all = append(all, taken{buf: st.buf, lines: st.lines})
+			st.buf, st.spareBuf = st.spareBuf[:0], st.buf
+			st.lines, st.spareLines = st.spareLines[:0], st.lines
+		}
+		st.mu.Unlock()
+	}
+	for len(all) > 0 {
+		first := 0
+		for i := 1; i < len(all); i++ {
+			if all[i].lines[0].at < all[first].lines[0].at {
+				first = i
+			}
+		}
+		tk := &all[first]
+		end := tk.lines[0].end
+		b = append(b, tk.buf[tk.start:end]...)
+		tk.start, tk.lines = end, tk.lines[1:]
+		if len(tk.lines) == 0 {
+			all = slices.Delete(all, first, first+1)
+		}
+	}
+	return b
+}
+
+// writeOut writes b, whole lines, to the destination, counting its lines
+// as dropped if the destination refuses them. o.mu is held.
+func (o *LogOutput) writeOut(b []byte) error {
+	o.out = b[:0]
+	if len(b) == 0 {
 		return nil
 	}
-	_, err := o.dst.Write(o.buf)
+	_, err := o.dst.Write(b)
 	if err != nil {
-		o.dropped.Add(uint64(o.lines))
+		o.dropped.Add(uint64(bytes.Count(b, []byte{'\n'})))
 	}
-	o.buf, o.lines = o.buf[:0], 0
 	return err
 }
 
-// bufferedWriter and urgentWriter are the two ways into a LogOutput's
-// buffer; slog's handlers write one whole line per call.
+// bufferedWriter and urgentWriter are the two ways into a LogOutput;
+// slog's handlers write one whole line per call. lineHandler gives
+// bufferedWriter the line's time as well (writeLine).
 type bufferedWriter struct{ o *LogOutput }
 
-func (w bufferedWriter) Write(p []byte) (int, error) { return w.o.write(p, false) }
+func (w bufferedWriter) Write(p []byte) (int, error) {
+	w.o.buffer(time.Now().UnixNano(), p)
+	return len(p), nil
+}
+
+func (w bufferedWriter) writeLine(at time.Time, p []byte) { w.o.buffer(at.UnixNano(), p) }
 
 type urgentWriter struct{ o *LogOutput }
 
-func (w urgentWriter) Write(p []byte) (int, error) { return w.o.write(p, true) }
+// Write never refuses a line: what could not be written is counted in
+// Dropped.
+func (w urgentWriter) Write(p []byte) (int, error) {
+	w.o.writeNow(p)
+	return len(p), nil
+}

@@ -187,3 +187,35 @@ func TestParseLogFlags(t *testing.T) {
 		t.Error("ParseLogLevel(verbose): no error")
 	}
 }
+
+// A flush writes the stripes' lines in the order they were logged, as one
+// buffer would have, however the processors shared them out.
+func TestLogOutputMergesStripesByTime(t *testing.T) {
+	var out lockedBuffer
+	o := newQuietLogOutput(t, &out, "text", slog.LevelInfo)
+	if len(o.stripes) < 2 {
+		o.stripes = make([]logStripe, 2)
+	}
+	put := func(stripe int, at int64, line string) {
+		st := &o.stripes[stripe]
+		st.buf = append(st.buf, line...)
+		st.lines = append(st.lines, lineMark{at: at, end: len(st.buf)})
+	}
+	put(0, 10, "a\n")
+	put(1, 5, "b\n")
+	put(1, 20, "c\n")
+	put(0, 30, "d\n")
+	put(0, 40, "e\n")
+	put(1, 35, "f\n")
+	if err := o.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "b\na\nc\nd\nf\ne\n" {
+		t.Errorf("flushed %q, want the lines by time: b a c d f e", got)
+	}
+	put(1, 50, "g\n") // the stripes are empty again, and take more
+	o.Logger().Error("failed")
+	if got := out.String(); !strings.HasPrefix(got, "b\na\nc\nd\nf\ne\ng\ntime=") || !strings.HasSuffix(got, "msg=failed\n") {
+		t.Errorf("after a failure, the log is %q, want g, then the failure", got)
+	}
+}

@@ -157,10 +157,20 @@ func (h *lineHandler) writeRequest(ctx context.Context, l requestLine) error {
 	b = h.appendDuration(h.appendPlainKey(b, sep, "took"), l.took)
 	b = h.appendString(h.appendPlainKey(b, sep, "remote"), redactTokens(l.remote))
 	b = h.appendString(h.appendPlainKey(b, sep, "request_id"), redactTokens(l.id))
-	_, err := h.w.Write(h.appendEnd(b))
+	var err error
+	if lw, ok := h.w.(lineWriter); ok {
+		lw.writeLine(l.at, h.appendEnd(b))
+	} else {
+		_, err = h.w.Write(h.appendEnd(b))
+	}
 	*bp = b
 	lineBuffers.Put(bp)
 	return err
+}
+
+// lineWriter takes a line with the time it was logged (bufferedWriter).
+type lineWriter interface {
+	writeLine(at time.Time, p []byte)
 }
 
 // flat reports whether r is a record lineHandler writes itself: attributes
