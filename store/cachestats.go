@@ -1,6 +1,10 @@
 package store
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"tokend/store/stripe"
+)
 
 // CacheStats are the token cache's figures since the DB was opened, for
 // metrics.
@@ -23,45 +27,33 @@ type CacheStats struct {
 // for reading once; call it at a scrape, not per request.
 func (d *DB) CacheStats() CacheStats {
 	c := d.cache
-	c.mu.RLock()
+	rt := c.mu.RLock()
 	entries := len(c.tokens)
-	c.mu.RUnlock()
-	var hits uint64
-	for i := range c.hits {
-		hits += c.hits[i].n.Load()
-	}
+	c.mu.RUnlock(rt)
 	return CacheStats{
 		Entries:   uint64(entries),
 		Capacity:  uint64(c.max),
-		Hits:      hits,
+		Hits:      c.hits.Value(0),
 		Misses:    c.misses.Load(),
 		Evictions: c.evictions.Load(),
 		Refreshes: c.refreshes.Load(),
 	}
 }
 
-// hitShards spread the count of hits over as many cache lines, picked by
-// the token's digest: checks of different tokens on different cores then
-// do not contend for one counter. A miss reads the database, against
+// cacheCounters are the tokenCache's figures behind CacheStats. Hits are
+// counted on every check, striped; a miss reads the database, against
 // which an atomic add on a shared counter costs nothing.
-const hitShards = 16
-
-type paddedCounter struct {
-	n atomic.Uint64
-	_ [56]byte // to 64 bytes: one counter per cache line
-}
-
-// cacheCounters are the tokenCache's figures behind CacheStats.
 type cacheCounters struct {
-	hits                         [hitShards]paddedCounter
+	hits                         *stripe.Counts // one series
 	misses, evictions, refreshes atomic.Uint64
 }
 
-// hit notes a check answered from ct: counted, and marked used so that the
-// CLOCK hand passes it by. The bit is written only when clear, so a hot
-// token's line is not written by every core on every check.
-func (c *tokenCache) hit(ct *cachedToken, digest Digest) {
-	c.hits[digest[0]%hitShards].n.Add(1)
+// hit notes a check answered from ct, in stripe t: counted, and marked
+// used so that the CLOCK hand passes it by. The bit is written only when
+// clear, so a hot token's line is not written by every core on every
+// check.
+func (c *tokenCache) hit(t *stripe.Token, ct *cachedToken) {
+	c.hits.Add(t, 0)
 	if !ct.used.Load() {
 		ct.used.Store(true)
 	}

@@ -31,8 +31,8 @@ func addTokens(t *testing.T, db *DB, by Member, kind TokenKind, prefix string, n
 func wantCacheSound(t *testing.T, db *DB) {
 	t.Helper()
 	c := db.cache
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	rt := c.mu.RLock()
+	defer c.mu.RUnlock(rt)
 	if len(c.tokens) > c.max {
 		t.Fatalf("%d tokens cached, over the bound of %d", len(c.tokens), c.max)
 	}
@@ -361,9 +361,9 @@ func TestCacheDropsEverySecretOfAChangedToken(t *testing.T) {
 
 	revoke(t, db, member, tok.ID)
 	wantRefused(t, db, string(text), ErrTokenRevoked)
-	db.cache.mu.RLock()
+	rt := db.cache.mu.RLock()
 	_, secondCached := db.cache.tokens[second.key()]
-	db.cache.mu.RUnlock()
+	db.cache.mu.RUnlock(rt)
 	if secondCached {
 		t.Error("the token's second secret is still cached after the revoke")
 	}

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -329,6 +331,44 @@ func TestUsageCounts(t *testing.T) {
 	}
 	if _, err := o.db.TokenUsage(ctx, o.bob, tok.ID); ErrorCode(err) != ENOTFOUND {
 		t.Errorf("another member's usage: %v", err)
+	}
+}
+
+// TestUsageAddressesBounded: a token used from more addresses between two
+// flushes than are kept in memory counts every use, and the first
+// maxAddrsPerToken addresses, whichever processors counted them.
+func TestUsageAddressesBounded(t *testing.T) {
+	o := newTwoOrgs(t)
+	ctx := context.Background()
+	tok, text := addToken(t, o.db, o.alice, KindPersonal, "crowded")
+	const addrs = maxAddrsPerToken + 44
+	verify(t, o.db, text) // cached, from 192.0.2.1
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < addrs; i += 4 {
+				for range 2 {
+					if _, err := o.db.Verify(ctx, string(text), fmt.Sprintf("198.18.%d.%d", i/256, i%256)); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	must(t, o.db.FlushLastUsed(ctx))
+	u, err := o.db.TokenUsage(ctx, o.alice, tok.ID)
+	must(t, err)
+	if u.Total != 2*addrs+1 {
+		t.Errorf("%d uses counted, want %d", u.Total, 2*addrs+1)
+	}
+	if n := countRows(t, o.db, "token_addresses"); n != maxAddrsPerToken {
+		t.Errorf("%d addresses kept, want %d", n, maxAddrsPerToken)
+	}
+	for _, a := range u.Addresses {
+		if a.Uses != 2 && a.Addr != "192.0.2.1" {
+			t.Errorf("%s: %d uses, want 2", a.Addr, a.Uses)
+		}
 	}
 }
 

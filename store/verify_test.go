@@ -75,8 +75,8 @@ func wantRefused(t *testing.T, db *DB, text string, want error) {
 // isCached reports whether db's token cache holds text.
 func isCached(db *DB, text TokenText) bool {
 	c := db.cache
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	rt := c.mu.RLock()
+	defer c.mu.RUnlock(rt)
 	d := DigestOf(string(text))
 	ct, ok := c.tokens[d.key()]
 	return ok && ct.digest == d
