@@ -106,10 +106,11 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	}
 	defer metricsSrv.close()
 	// Reading a body has a time limit of its own, set by the server where
-	// there is a body (web/frame.go), rather than ReadTimeout's timer on
-	// every request. Every answer has WriteTimeout's: a client that sends
+	// there is a body (web/frame.go), rather than ReadTimeout's on every
+	// request. Every answer has WriteTimeout's: a client that sends
 	// request after request and reads none holds a connection even with
-	// the smallest answers.
+	// the smallest answers. The deadlines these set are kept coarsely,
+	// enforced within a quarter of a second (deadlines.go).
 	httpServer := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -122,7 +123,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	metricsSrv.serve(stdout)
 
 	errc := make(chan error, 1)
-	go func() { errc <- httpServer.Serve(ln) }()
+	go func() { errc <- httpServer.Serve(withCoarseDeadlines(ln, deadlineTick)) }()
 	select {
 	case err := <-errc:
 		return err

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Coarse deadlines. net/http sets a connection's deadlines five times a
+// request when its timeouts are on: the header's, the answer's, none, the
+// idle wait's, the next header's. Each arms or stops a timer of the Go
+// runtime, which on a token check, answered in microseconds, costs about
+// a tenth of a core's time per request (a CPU profile of tokend serve under
+// wrk). The deadlines serve sets are seconds and minutes long, so they are
+// kept here as plain times instead, and a janitor looking every tick
+// enforces one that has passed, by giving the connection a real deadline
+// in the past, as the runtime's timer would have: the blocked read or
+// write fails with os.ErrDeadlineExceeded and net/http closes the
+// connection. A deadline is enforced at most a tick late. One nearer than
+// two ticks (net/http's "now", to wake a read it abandons) is set on the
+// connection at once.
+
+// coarseListener gives its connections coarse deadlines, enforced every
+// tick by a janitor that runs until the listener is closed.
+type coarseListener struct {
+	net.Listener
+	tick time.Duration
+	now  atomic.Int64 // Unix nanoseconds at the janitor's last look
+
+	mu    sync.Mutex
+	conns map[*coarseConn]struct{}
+
+	stop      chan struct{}
+	closeOnce sync.Once
+}
+
+// withCoarseDeadlines wraps ln.
+func withCoarseDeadlines(ln net.Listener, tick time.Duration) *coarseListener {
+	l := &coarseListener{Listener: ln, tick: tick, conns: make(map[*coarseConn]struct{}), stop: make(chan struct{})}
+	l.now.Store(time.Now().UnixNano())
+	go l.janitor()
+	return l
+}
+
+func (l *coarseListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &coarseConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[cc] = struct{}{}
+	l.mu.Unlock()
+	return cc, nil
+}
+
+func (l *coarseListener) Close() error {
+	l.closeOnce.Do(func() { close(l.stop) })
+	return l.Listener.Close()
+}
+
+func (l *coarseListener) janitor() {
+	t := time.NewTicker(l.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case now := <-t.C:
+			l.enforce(now.UnixNano())
+		}
+	}
+}
+
+// enforce notes the time now (Unix nanoseconds) and enforces every
+// connection's deadlines passed by then.
+func (l *coarseListener) enforce(now int64) {
+	l.now.Store(now)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.enforce(now)
+	}
+}
+
+// coarseConn is a connection whose deadlines a coarseListener keeps.
+type coarseConn struct {
+	net.Conn
+	l *coarseListener
+
+	mu sync.Mutex
+	// read and write are the deadlines (Unix nanoseconds; 0: none) the
+	// janitor enforces; armed says a real one is set on Conn.
+	read, write           int64
+	readArmed, writeArmed bool
+}
+
+// aLongTimeAgo is a deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (c *coarseConn) SetReadDeadline(t time.Time) error {
+	return c.set(t, &c.read, &c.readArmed, c.Conn.SetReadDeadline)
+}
+
+func (c *coarseConn) SetWriteDeadline(t time.Time) error {
+	return c.set(t, &c.write, &c.writeArmed, c.Conn.SetWriteDeadline)
+}
+
+func (c *coarseConn) SetDeadline(t time.Time) error {
+	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
+}
+
+// set keeps t as a coarse deadline, or sets it on the connection itself
+// when it is too near for the janitor, clearing a real deadline left
+// from before.
+func (c *coarseConn) set(t time.Time, deadline *int64, armed *bool, real func(time.Time) error) error {
+	var at int64
+	if !t.IsZero() {
+		at = t.UnixNano()
+	}
+	near := at != 0 && at < c.l.now.Load()+2*int64(c.l.tick)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if near {
+		*deadline, *armed = 0, true
+		return real(t)
+	}
+	*deadline = at
+	if *armed {
+		*armed = false
+		return real(time.Time{})
+	}
+	return nil
+}
+
+// enforce gives the connection a real deadline in the past for each
+// coarse one passed by now.
+func (c *coarseConn) enforce(now int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.read != 0 && c.read <= now {
+		c.read, c.readArmed = 0, true
+		c.Conn.SetReadDeadline(aLongTimeAgo)
+	}
+	if c.write != 0 && c.write <= now {
+		c.write, c.writeArmed = 0, true
+		c.Conn.SetWriteDeadline(aLongTimeAgo)
+	}
+}
+
+func (c *coarseConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// ReadFrom lets net/http send a file with sendfile, as it does on a TCP
+// connection itself.
+func (c *coarseConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(c.Conn, r)
+}
+
+// CloseWrite lets net/http half-close, as it does a TCP connection.
+func (c *coarseConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// deadlineTick is how often tokend serve's janitor looks for deadlines
+// passed: a header's 5 s may take 5.25 s.
+const deadlineTick = 250 * time.Millisecond
