@@ -93,7 +93,11 @@ func setSecurityHeaders(c echo.Context, h http.Header, kind responseKind) {
 // isTLS reports whether the browser reached us over HTTPS, directly or
 // through a proxy that says so.
 func isTLS(c echo.Context) bool {
-	return c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https"
+	r := c.Request()
+	// The header's key as net/http stores it, looked up without Get's
+	// canonicalization: this runs on every request.
+	proto := r.Header["X-Forwarded-Proto"]
+	return r.TLS != nil || len(proto) > 0 && proto[0] == "https"
 }
 
 const (
