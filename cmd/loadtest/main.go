@@ -85,7 +85,7 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.StringVar(&c.bin, "bin", "bin/tokend", "the tokend `binary` to run")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each wrk run")
-	fs.IntVar(&c.rounds, "rounds", 3, "runs of each target, taken in turns")
+	fs.IntVar(&c.rounds, "rounds", 5, "runs of each target, taken in turns")
 	fs.IntVar(&c.conns, "connections", 32, "wrk connections")
 	fs.IntVar(&c.threads, "threads", 2, "wrk threads")
 	fs.IntVar(&c.filler, "tokens", 100_000, "tokens in the store besides the two used")
@@ -222,7 +222,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\n%s, %d cores; wrk -t%d -c%d -d%s, %d rounds in turns; %d tokens stored on %s; tokend serve with %s\n",
 		host, runtime.NumCPU(), cfg.threads, cfg.conns, cfg.duration, cfg.rounds, cfg.filler+2, backend, accessLog)
-	fmt.Fprintf(out, "%-38s %10s %8s  %s\n", "target", "median rps", "ratio", "rounds")
+	fmt.Fprintf(out, "%-38s %10s %8s %8s  %s\n", "target", "median rps", "ratio", "paired", "rounds")
 	var baseline float64
 	if baseBaseline != "" {
 		baseline = median(results[0])
@@ -230,17 +230,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for i, tg := range targets {
 		m := median(results[i])
 		var rs []string
-		for _, v := range results[i] {
+		var paired []float64
+		for r, v := range results[i] {
 			rs = append(rs, fmt.Sprintf("%.0f", v))
+			if baseline > 0 {
+				paired = append(paired, v/results[0][r])
+			}
 		}
-		ratio := "-"
+		ratio, pairedRatio := "-", "-"
 		if baseline > 0 {
-			ratio = fmt.Sprintf("%.2f", m/baseline)
+			ratio, pairedRatio = fmt.Sprintf("%.2f", m/baseline), fmt.Sprintf("%.2f", median(paired))
 		}
-		fmt.Fprintf(out, "%-38s %10.0f %8s  %s\n", tg.name, m, ratio, strings.Join(rs, " "))
+		fmt.Fprintf(out, "%-38s %10.0f %8s %8s  %s\n", tg.name, m, ratio, pairedRatio, strings.Join(rs, " "))
 	}
 	if baseline > 0 {
 		fmt.Fprintln(out, "ratio: the route's median requests per second over the bare Echo route's, in this run")
+		fmt.Fprintln(out, "paired: the median over rounds of the route's requests per second over the bare route's in the same round")
 	}
 	fmt.Fprintf(out, "server memory (RSS): %d MiB before, %d MiB after\n", rssBefore/1024, rssAfter/1024)
 	if srv.metrics != "" {
