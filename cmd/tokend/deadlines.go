@@ -24,23 +24,25 @@ import (
 // connection at once.
 
 // coarseListener gives its connections coarse deadlines, enforced every
-// tick by a janitor that runs until the listener is closed.
+// tick by a janitor that runs until the listener is closed and its last
+// connection with it (http.Server.Shutdown closes the listener first, and
+// the requests in flight keep their limits). Times are kept as durations
+// since base, on the monotonic clock, as the runtime's deadlines are: a
+// step of the wall clock neither fires nor holds back a deadline.
 type coarseListener struct {
 	net.Listener
 	tick time.Duration
-	now  atomic.Int64 // Unix nanoseconds at the janitor's last look
+	base time.Time
+	now  atomic.Int64 // since base, at the janitor's last look
 
-	mu    sync.Mutex
-	conns map[*coarseConn]struct{}
-
-	stop      chan struct{}
-	closeOnce sync.Once
+	mu     sync.Mutex
+	conns  map[*coarseConn]struct{}
+	closed bool
 }
 
 // withCoarseDeadlines wraps ln.
 func withCoarseDeadlines(ln net.Listener, tick time.Duration) *coarseListener {
-	l := &coarseListener{Listener: ln, tick: tick, conns: make(map[*coarseConn]struct{}), stop: make(chan struct{})}
-	l.now.Store(time.Now().UnixNano())
+	l := &coarseListener{Listener: ln, tick: tick, base: time.Now(), conns: make(map[*coarseConn]struct{})}
 	go l.janitor()
 	return l
 }
@@ -58,32 +60,33 @@ func (l *coarseListener) Accept() (net.Conn, error) {
 }
 
 func (l *coarseListener) Close() error {
-	l.closeOnce.Do(func() { close(l.stop) })
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 	return l.Listener.Close()
 }
 
 func (l *coarseListener) janitor() {
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
+	for range t.C {
+		if !l.enforce(time.Since(l.base)) {
 			return
-		case now := <-t.C:
-			l.enforce(now.UnixNano())
 		}
 	}
 }
 
-// enforce notes the time now (Unix nanoseconds) and enforces every
-// connection's deadlines passed by then.
-func (l *coarseListener) enforce(now int64) {
-	l.now.Store(now)
+// enforce notes the time now (since base) and enforces every connection's
+// deadlines passed by then. It reports whether there may be more to
+// enforce: false once the listener and all its connections are closed.
+func (l *coarseListener) enforce(now time.Duration) bool {
+	l.now.Store(int64(now))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
-		c.enforce(now)
+		c.enforce(int64(now))
 	}
+	return !l.closed || len(l.conns) > 0
 }
 
 // coarseConn is a connection whose deadlines a coarseListener keeps.
@@ -91,22 +94,27 @@ type coarseConn struct {
 	net.Conn
 	l *coarseListener
 
-	mu sync.Mutex
-	// read and write are the deadlines (Unix nanoseconds; 0: none) the
-	// janitor enforces; armed says a real one is set on Conn.
-	read, write           int64
-	readArmed, writeArmed bool
+	mu          sync.Mutex
+	read, write deadline
+}
+
+// deadline is one of a connection's: the one the janitor enforces (at,
+// since the listener's base, when set), and whether one is set on the
+// connection itself (armed).
+type deadline struct {
+	at         int64
+	set, armed bool
 }
 
 // aLongTimeAgo is a deadline that has passed.
 var aLongTimeAgo = time.Unix(1, 0)
 
 func (c *coarseConn) SetReadDeadline(t time.Time) error {
-	return c.set(t, &c.read, &c.readArmed, c.Conn.SetReadDeadline)
+	return c.set(t, &c.read, c.Conn.SetReadDeadline)
 }
 
 func (c *coarseConn) SetWriteDeadline(t time.Time) error {
-	return c.set(t, &c.write, &c.writeArmed, c.Conn.SetWriteDeadline)
+	return c.set(t, &c.write, c.Conn.SetWriteDeadline)
 }
 
 func (c *coarseConn) SetDeadline(t time.Time) error {
@@ -116,21 +124,19 @@ func (c *coarseConn) SetDeadline(t time.Time) error {
 // set keeps t as a coarse deadline, or sets it on the connection itself
 // when it is too near for the janitor, clearing a real deadline left
 // from before.
-func (c *coarseConn) set(t time.Time, deadline *int64, armed *bool, real func(time.Time) error) error {
-	var at int64
-	if !t.IsZero() {
-		at = t.UnixNano()
-	}
-	near := at != 0 && at < c.l.now.Load()+2*int64(c.l.tick)
+func (c *coarseConn) set(t time.Time, d *deadline, real func(time.Time) error) error {
+	none := t.IsZero()
+	at := int64(t.Sub(c.l.base)) // monotonic when t has a monotonic reading
+	near := !none && at < c.l.now.Load()+2*int64(c.l.tick)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if near {
-		*deadline, *armed = 0, true
+		d.set, d.armed = false, true
 		return real(t)
 	}
-	*deadline = at
-	if *armed {
-		*armed = false
+	d.at, d.set = at, !none
+	if d.armed {
+		d.armed = false
 		return real(time.Time{})
 	}
 	return nil
@@ -141,14 +147,22 @@ func (c *coarseConn) set(t time.Time, deadline *int64, armed *bool, real func(ti
 func (c *coarseConn) enforce(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.read != 0 && c.read <= now {
-		c.read, c.readArmed = 0, true
+	if c.read.passed(now) {
 		c.Conn.SetReadDeadline(aLongTimeAgo)
 	}
-	if c.write != 0 && c.write <= now {
-		c.write, c.writeArmed = 0, true
+	if c.write.passed(now) {
 		c.Conn.SetWriteDeadline(aLongTimeAgo)
 	}
+}
+
+// passed reports whether d is set and passed by now, and if so notes it
+// armed on the connection instead.
+func (d *deadline) passed(now int64) bool {
+	if !d.set || d.at > now {
+		return false
+	}
+	d.set, d.armed = false, true
+	return true
 }
 
 func (c *coarseConn) Close() error {

@@ -74,8 +74,8 @@ func TestCoarseReadDeadlineEnforced(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := readResult(c)
-	l.enforce(deadline.Add(-time.Second).UnixNano()) // not yet
-	l.enforce(deadline.UnixNano())
+	l.enforce(deadline.Add(-time.Second).Sub(l.base)) // not yet
+	l.enforce(deadline.Sub(l.base))
 	if err := waitFor(t, done); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read past its deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
@@ -102,7 +102,7 @@ func TestCoarseWriteDeadlineEnforced(t *testing.T) {
 			}
 		}
 	}()
-	l.enforce(deadline.UnixNano())
+	l.enforce(deadline.Sub(l.base))
 	if err := waitFor(t, done); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write past its deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
@@ -117,7 +117,7 @@ func TestCoarseDeadlineClearedHolds(t *testing.T) {
 	c.SetWriteDeadline(first)
 	c.SetWriteDeadline(first.Add(time.Hour))
 	done := readResult(c)
-	l.enforce(first.Add(time.Minute).UnixNano())
+	l.enforce(first.Add(time.Minute).Sub(l.base))
 	client.Write([]byte("hello"))
 	if err := waitFor(t, done); err == nil || err.Error() != `read "hello"` {
 		t.Errorf("a cleared read deadline: %v, want the bytes read", err)
@@ -180,5 +180,41 @@ func TestCoarseDeadlinesUnderHTTP(t *testing.T) {
 	}
 	if len(rest) > 0 && !strings.Contains(string(rest), "408") {
 		t.Errorf("a client slow with its headers got %q", rest)
+	}
+}
+
+// A connection keeps its deadlines after its listener is closed, as
+// http.Server.Shutdown closes the listener before the requests in flight
+// are done.
+func TestCoarseDeadlineAfterListenerClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := withCoarseDeadlines(ln, 10*time.Millisecond)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l.Close()
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if err := waitFor(t, readResult(c)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline, the listener closed: %v, want os.ErrDeadlineExceeded", err)
+	}
+}
+
+// The Unix epoch is a deadline like any other passed, not "none".
+func TestCoarseEpochDeadline(t *testing.T) {
+	_, c, _ := coarsePair(t)
+	done := readResult(c)
+	c.SetReadDeadline(time.Unix(0, 0))
+	if err := waitFor(t, done); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read with the epoch as its deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
 }
