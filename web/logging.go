@@ -52,10 +52,13 @@ func ParseLogLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("log level %q: say debug, info, warn or error", s)
 }
 
-// logBufferSize is what each stripe of the access log holds between
-// flushes: about 400 lines, so that a burst rarely writes before the next
-// tick.
-const logBufferSize = 64 << 10
+// logBufferSize is what the access log holds between flushes, shared out
+// among its stripes (each at least minStripeBuffer): about 400 lines, so
+// that a burst rarely writes before the next tick.
+const (
+	logBufferSize   = 64 << 10
+	minStripeBuffer = 8 << 10
+)
 
 const defaultLogFlush = 200 * time.Millisecond
 
@@ -117,9 +120,10 @@ func NewLogOutput(w io.Writer, opts LogOptions) (*LogOutput, error) {
 		format: format, level: opts.Level, dst: w, stripes: make([]logStripe, n),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	size := max(logBufferSize/n, minStripeBuffer)
 	for i := range o.stripes {
 		st := &o.stripes[i]
-		st.buf, st.spareBuf = make([]byte, 0, logBufferSize), make([]byte, 0, logBufferSize)
+		st.buf, st.spareBuf = make([]byte, 0, size), make([]byte, 0, size)
 	}
 	// Every line passes through the redaction that keeps a token's text
 	// out of the log, whoever logs it.

@@ -30,6 +30,7 @@ type Metrics struct {
 
 	checks        *stripe.Counts     // by result*numKinds + kind
 	checkDuration *stripe.Histograms // one series
+	created       time.Time          // when they began counting
 
 	http atomic.Pointer[httpSeries] // bound to the server's routes by bindRoutes
 
@@ -46,10 +47,11 @@ type httpSeries struct {
 	patterns []string
 	requests *stripe.Counts     // by (route*numMethods + method)*numClasses + class
 	duration *stripe.Histograms // by route*numMethods + method
+	created  time.Time
 }
 
 func newHTTPSeries(patterns []string) *httpSeries {
-	hs := &httpSeries{routes: make(map[string]int, len(patterns)+1), patterns: []string{otherRoute}}
+	hs := &httpSeries{routes: make(map[string]int, len(patterns)+1), patterns: []string{otherRoute}, created: time.Now()}
 	for _, p := range patterns {
 		if _, ok := hs.routes[p]; !ok && p != otherRoute {
 			hs.routes[p] = len(hs.patterns)
@@ -139,6 +141,7 @@ func NewMetrics(log *LogOutput) *Metrics {
 	m := &Metrics{reg: reg,
 		checks:        stripe.NewCounts(int(numCheckResults) * numKinds),
 		checkDuration: stripe.NewHistograms(1, checkDurationBuckets),
+		created:       time.Now(),
 	}
 	m.http.Store(newHTTPSeries(nil))
 	signIns := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -280,29 +283,32 @@ func (hc hotCollector) Collect(ch chan<- prometheus.Metric) {
 	m := hc.m
 	for r := range numCheckResults {
 		for k := range numKinds {
-			ch <- prometheus.MustNewConstMetric(checksDesc, prometheus.CounterValue,
-				float64(m.checks.Value(int(r)*numKinds+k)), checkResultNames[r], kindNames[k])
+			ch <- counterMetric(checksDesc, m.checks.Value(int(r)*numKinds+k), m.created, checkResultNames[r], kindNames[k])
 		}
 	}
 	s, _ := m.checkDuration.Snapshot(0)
-	ch <- prometheus.MustNewConstHistogram(checkDurationDesc, s.Count, s.Sum.Seconds(), s.Buckets)
+	ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(checkDurationDesc, s.Count, s.Sum.Seconds(), s.Buckets, m.created)
 	hs := m.http.Load()
 	for route, pattern := range hs.patterns {
 		for method := range numMethods {
 			series := route*numMethods + method
-			s, ok := hs.duration.Snapshot(series)
-			if !ok {
-				continue
-			}
-			ch <- prometheus.MustNewConstHistogram(httpDurationDesc, s.Count, s.Sum.Seconds(), s.Buckets, pattern, methodNames[method])
 			for class := range numClasses {
 				if n := hs.requests.Value(series*numClasses + class); n > 0 {
-					ch <- prometheus.MustNewConstMetric(httpRequestsDesc, prometheus.CounterValue, float64(n),
-						pattern, methodNames[method], statusClasses[class])
+					ch <- counterMetric(httpRequestsDesc, n, hs.created, pattern, methodNames[method], statusClasses[class])
 				}
+			}
+			if s, ok := hs.duration.Snapshot(series); ok {
+				ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(httpDurationDesc, s.Count, s.Sum.Seconds(), s.Buckets,
+					hs.created, pattern, methodNames[method])
 			}
 		}
 	}
+}
+
+// counterMetric is a counter's value at a scrape, counting since created,
+// as a prometheus.Counter reports itself.
+func counterMetric(desc *prometheus.Desc, n uint64, created time.Time, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetricWithCreatedTimestamp(desc, prometheus.CounterValue, float64(n), created, labels...)
 }
 
 // storeObserver turns what the store reports into metrics.

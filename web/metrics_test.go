@@ -275,3 +275,30 @@ func TestRecordCheckAllocatesNothing(t *testing.T) {
 		t.Errorf("recording a check and a request: %v allocations, want 0", n)
 	}
 }
+
+// The striped series say when they began counting, as prometheus's own
+// counters and histograms do (Prometheus reads it in the protobuf format).
+func TestMetricsCreatedTimestamps(t *testing.T) {
+	app, m := newMetricsApp(t)
+	_, key := app.createToken(app.owner, store.KindPersonal, "stamped")
+	app.apiGet(t, "/api/v1/token", string(key)).ok(t, http.StatusOK, nil)
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		switch name := mf.GetName(); name {
+		case "tokend_token_checks_total", "tokend_token_check_duration_seconds", "tokend_http_requests_total", "tokend_http_request_duration_seconds":
+			for _, s := range mf.GetMetric() {
+				seen[name] = true
+				if s.GetCounter().GetCreatedTimestamp() == nil && s.GetHistogram().GetCreatedTimestamp() == nil {
+					t.Errorf("%s %v has no created timestamp", name, s.GetLabel())
+				}
+			}
+		}
+	}
+	if len(seen) != 4 {
+		t.Errorf("series seen: %v, want all four", seen)
+	}
+}
