@@ -17,14 +17,14 @@ import (
 // never runs on its own (the test calls enforce), and the client's end.
 // Deadlines more than two hours away are its to enforce (later).
 func coarsePair(t *testing.T) (*coarseListener, *coarseConn, net.Conn) {
+	return coarsePairTicking(t, time.Hour)
+}
+
+// coarsePairTicking is coarsePair with a janitor that looks every tick.
+func coarsePairTicking(t *testing.T, tick time.Duration) (*coarseListener, *coarseConn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := withCoarseDeadlines(ln, time.Hour)
-	t.Cleanup(func() { l.Close() })
-	client, err := net.Dial("tcp", ln.Addr().String())
+	l := coarseListen(t, tick)
+	client, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +35,18 @@ func coarsePair(t *testing.T) (*coarseListener, *coarseConn, net.Conn) {
 	}
 	t.Cleanup(func() { c.Close() })
 	return l, c.(*coarseConn), client
+}
+
+// coarseListen is a coarseListener on a loopback port, closed with the test.
+func coarseListen(t *testing.T, tick time.Duration) *coarseListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := withCoarseDeadlines(ln, tick)
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // later is a deadline far enough away for coarsePair's janitor to keep.
@@ -142,11 +154,7 @@ func TestCoarseNearDeadlineAtOnce(t *testing.T) {
 // and a client that stops halfway through its headers is cut off once the
 // header timeout has passed.
 func TestCoarseDeadlinesUnderHTTP(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := withCoarseDeadlines(ln, 10*time.Millisecond)
+	l := coarseListen(t, 10*time.Millisecond)
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 		ReadHeaderTimeout: 100 * time.Millisecond, WriteTimeout: time.Minute, IdleTimeout: time.Minute,
@@ -154,7 +162,7 @@ func TestCoarseDeadlinesUnderHTTP(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	conn, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,21 +195,7 @@ func TestCoarseDeadlinesUnderHTTP(t *testing.T) {
 // http.Server.Shutdown closes the listener before the requests in flight
 // are done.
 func TestCoarseDeadlineAfterListenerClosed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := withCoarseDeadlines(ln, 10*time.Millisecond)
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	l, c, _ := coarsePairTicking(t, 10*time.Millisecond)
 	l.Close()
 	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if err := waitFor(t, readResult(c)); !errors.Is(err, os.ErrDeadlineExceeded) {
