@@ -27,8 +27,9 @@ import (
 // tick by a janitor that runs until the listener is closed and its last
 // connection with it (http.Server.Shutdown closes the listener first, and
 // the requests in flight keep their limits). Times are kept as durations
-// since base, on the monotonic clock, as the runtime's deadlines are: a
-// step of the wall clock neither fires nor holds back a deadline.
+// since base, on the monotonic clock (see since), as the runtime's
+// deadlines are: a step of the wall clock neither fires nor holds back a
+// deadline set with time.Now().Add, as net/http's and tokend's are.
 type coarseListener struct {
 	net.Listener
 	tick time.Duration
@@ -54,8 +55,13 @@ func (l *coarseListener) Accept() (net.Conn, error) {
 	}
 	cc := &coarseConn{Conn: c, l: l}
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		// Closed while this one was accepted: the janitor may be gone.
+		c.Close()
+		return nil, net.ErrClosed
+	}
 	l.conns[cc] = struct{}{}
-	l.mu.Unlock()
 	return cc, nil
 }
 
@@ -74,6 +80,17 @@ func (l *coarseListener) janitor() {
 			return
 		}
 	}
+}
+
+// since is t as a time since base. A time with a monotonic reading, as
+// time.Now().Add gives, is measured on the monotonic clock; one without
+// (time.Unix, t.UTC()) is measured from now, as the runtime measures a
+// deadline when it is set.
+func (l *coarseListener) since(t time.Time) time.Duration {
+	if t == t.Round(0) { // no monotonic reading to strip
+		return time.Since(l.base) + time.Until(t)
+	}
+	return t.Sub(l.base)
 }
 
 // enforce notes the time now (since base) and enforces every connection's
@@ -126,7 +143,7 @@ func (c *coarseConn) SetDeadline(t time.Time) error {
 // from before.
 func (c *coarseConn) set(t time.Time, d *deadline, real func(time.Time) error) error {
 	none := t.IsZero()
-	at := int64(t.Sub(c.l.base)) // monotonic when t has a monotonic reading
+	at := int64(c.l.since(t))
 	near := !none && at < c.l.now.Load()+2*int64(c.l.tick)
 	c.mu.Lock()
 	defer c.mu.Unlock()

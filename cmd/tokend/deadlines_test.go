@@ -212,3 +212,17 @@ func TestCoarseEpochDeadline(t *testing.T) {
 		t.Fatalf("read with the epoch as its deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
 }
+
+// A deadline without a monotonic reading (t.UTC(), time.Unix) is kept and
+// enforced like one with, measured from when it was set.
+func TestCoarseWallDeadline(t *testing.T) {
+	l, c, _ := coarsePair(t)
+	deadline := later()
+	c.SetReadDeadline(deadline.UTC())
+	done := readResult(c)
+	l.enforce(deadline.Add(-time.Minute).Sub(l.base))
+	l.enforce(deadline.Add(time.Minute).Sub(l.base))
+	if err := waitFor(t, done); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past a wall-clock deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+}
