@@ -53,8 +53,9 @@ func ParseLogLevel(s string) (slog.Level, error) {
 }
 
 // logBufferSize is what the access log holds between flushes, shared out
-// among its stripes (each at least minStripeBuffer): about 400 lines, so
-// that a burst rarely writes before the next tick.
+// among its stripes, each of which holds at least minStripeBuffer (so
+// beyond 8 processors the log holds more): about 400 lines, so that a
+// burst rarely writes before the next tick.
 const (
 	logBufferSize   = 64 << 10
 	minStripeBuffer = 8 << 10

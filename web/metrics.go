@@ -305,8 +305,8 @@ func (hc hotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// counterMetric is a counter's value at a scrape, counting since created,
-// as a prometheus.Counter reports itself.
+// counterMetric is a counter's value at a scrape, with created, the time
+// since which it has counted (its series' making, or the routes' binding).
 func counterMetric(desc *prometheus.Desc, n uint64, created time.Time, labels ...string) prometheus.Metric {
 	return prometheus.MustNewConstMetricWithCreatedTimestamp(desc, prometheus.CounterValue, float64(n), created, labels...)
 }
