@@ -48,12 +48,14 @@ type cacheCounters struct {
 	misses, evictions, refreshes atomic.Uint64
 }
 
-// hit notes a check answered from ct, in stripe t: counted, and marked
-// used so that the CLOCK hand passes it by. The bit is written only when
-// clear, so a hot token's line is not written by every core on every
-// check.
-func (c *tokenCache) hit(t *stripe.Token, ct *cachedToken) {
+// hit notes a check answered from ct: counted, in this processor's
+// stripe, and marked used so that the CLOCK hand passes it by. The bit is
+// written only when clear, so a hot token's line is not written by every
+// core on every check.
+func (c *tokenCache) hit(ct *cachedToken) {
+	t := stripe.Take()
 	c.hits.Add(t, 0)
+	t.Release()
 	if !ct.used.Load() {
 		ct.used.Store(true)
 	}

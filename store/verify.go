@@ -7,9 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"tokend/store/stripe"
 
 	"github.com/puzpuzpuz/xsync/v4"
+
+	"tokend/store/stripe"
 )
 
 // Principal is a verified token: what acts on the API, and with which roles.
@@ -103,8 +104,6 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 	rt := c.mu.RLock()
 	ct := c.tokens[digest.key()]
 	c.mu.RUnlock(rt)
-	t := stripe.Take()
-	defer t.Release()
 	if ct == nil || ct.digest != digest || ct.member != nil && ct.member.stale.Load() {
 		c.misses.Add(1)
 		if !opt.Load {
@@ -115,7 +114,7 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 			return Principal{}, d.unavailableOr(err)
 		}
 	} else {
-		c.hit(t, ct)
+		c.hit(ct)
 	}
 
 	now := d.Now()
