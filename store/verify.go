@@ -258,6 +258,12 @@ func (c *tokenCache) load(ctx context.Context, digest Digest) (*cachedToken, err
 	if c.seq != startSeq {
 		return ct, nil
 	}
+	// Checks that missed at once all read the token; the first to get
+	// here caches it, and the others count their use on that one, so a
+	// token has one set of counts (and one bound on its addresses).
+	if cur := c.tokens[digest.key()]; cur != nil && cur.digest == digest && (cur.member == nil || !cur.member.stale.Load()) {
+		return cur, nil
+	}
 	c.insertLocked(digest, ct)
 	return ct, nil
 }
