@@ -59,14 +59,13 @@ const CacheLine = 64
 
 // Counts is a set of counters, series 0 to n-1, striped.
 type Counts struct {
-	stripes [][]atomic.Uint64 // [stripe][series]
-	mask    uint32
+	stripes [][]atomic.Uint64 // [stripe][series], Count of them
 }
 
 // NewCounts makes series counters.
 func NewCounts(series int) *Counts {
 	n := Count()
-	s := &Counts{stripes: make([][]atomic.Uint64, n), mask: uint32(n - 1)}
+	s := &Counts{stripes: make([][]atomic.Uint64, n)}
 	for i := range s.stripes {
 		s.stripes[i] = paddedCounters(series)
 	}
@@ -81,7 +80,7 @@ func paddedCounters(n int) []atomic.Uint64 {
 
 // Add adds 1 to series i, in stripe t.
 func (s *Counts) Add(t *Token, i int) {
-	s.stripes[t.n&s.mask][i].Add(1)
+	s.stripes[t.Of(len(s.stripes))][i].Add(1)
 }
 
 // Value is series i's count, over every stripe.
@@ -102,7 +101,6 @@ type Histograms struct {
 	bounds  []time.Duration // the same
 	width   int             // counters per series: a bucket per bound, +Inf, the sum
 	stripes [][]atomic.Uint64
-	mask    uint32
 }
 
 // NewHistograms makes series histograms with the upper bounds
@@ -113,7 +111,7 @@ func NewHistograms(series int, bounds []float64) *Histograms {
 		h.bounds = append(h.bounds, time.Duration(math.Round(b*float64(time.Second))))
 	}
 	n := Count()
-	h.stripes, h.mask = make([][]atomic.Uint64, n), uint32(n-1)
+	h.stripes = make([][]atomic.Uint64, n)
 	for i := range h.stripes {
 		h.stripes[i] = paddedCounters(series * h.width)
 	}
@@ -123,7 +121,7 @@ func NewHistograms(series int, bounds []float64) *Histograms {
 // Observe records d in series i, in stripe t. A value equal to a bound
 // counts in that bound's bucket, as Prometheus's "le" says.
 func (h *Histograms) Observe(t *Token, i int, d time.Duration) {
-	c := h.stripes[t.n&h.mask][i*h.width : (i+1)*h.width]
+	c := h.stripes[t.Of(len(h.stripes))][i*h.width : (i+1)*h.width]
 	b := 0
 	for b < len(h.bounds) && d > h.bounds[b] {
 		b++
