@@ -88,7 +88,8 @@ func (l *coarseListener) janitor() {
 // deadline when it is set.
 func (l *coarseListener) since(t time.Time) time.Duration {
 	if t == t.Round(0) { // no monotonic reading to strip
-		return time.Since(l.base) + time.Until(t)
+		now := time.Now()
+		return now.Sub(l.base) + t.Sub(now)
 	}
 	return t.Sub(l.base)
 }
@@ -142,8 +143,13 @@ func (c *coarseConn) SetDeadline(t time.Time) error {
 // when it is too near for the janitor, clearing a real deadline left
 // from before.
 func (c *coarseConn) set(t time.Time, d *deadline, real func(time.Time) error) error {
+	// net/http clears a deadline three times a request: no clock is read
+	// for that.
 	none := t.IsZero()
-	at := int64(c.l.since(t))
+	var at int64
+	if !none {
+		at = int64(c.l.since(t))
+	}
 	near := !none && at < c.l.now.Load()+2*int64(c.l.tick)
 	c.mu.Lock()
 	defer c.mu.Unlock()
