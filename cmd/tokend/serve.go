@@ -39,6 +39,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	keepHeapFloor(heapFloor)
 	trusted, err := parseCIDRs(*proxies)
 	if err != nil {
 		return err

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGCPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name        string
+		live, floor uint64
+		want        int
+	}{
+		{"no collection yet", 0, 32 * mib, 100},
+		// The runtime's own least goal, 4 MiB at 100, grows with the
+		// percent: at 800 it is the floor.
+		{"a small heap waits for the floor", 1 * mib, 32 * mib, 800},
+		{"a heap of a quarter of the floor", 8 * mib, 32 * mib, 300},
+		{"a heap of half the floor", 16 * mib, 32 * mib, 100},
+		{"past the floor, as by default", 20 * mib, 32 * mib, 100},
+		{"a large cache, as by default", 600 * mib, 32 * mib, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := gcPercentFor(tc.live, tc.floor); got != tc.want {
+				t.Errorf("gcPercentFor(%d MiB, %d MiB) = %d, want %d", tc.live/mib, tc.floor/mib, got, tc.want)
+			}
+			// What the percent means: the next collection at the floor
+			// or later, and no later than the default's goal or the
+			// floor, whichever is later.
+			if tc.live > 0 {
+				goal := max(tc.live+tc.live*uint64(gcPercentFor(tc.live, tc.floor))/100, runtimeHeapMinimum*uint64(gcPercentFor(tc.live, tc.floor))/100)
+				if goal < tc.floor || goal > max(2*tc.live, tc.floor) {
+					t.Errorf("heap goal %d MiB, want from %d MiB to %d MiB", goal/mib, tc.floor/mib, max(2*tc.live, tc.floor)/mib)
+				}
+			}
+		})
+	}
+}
+
+// goRuntimeFigures is what a scrape of --metrics-addr says of the
+// collector: its percent, its next heap goal and the collections so far.
+type goRuntimeFigures struct{ percent, nextGC, collections float64 }
+
+var goRuntimeLine = regexp.MustCompile(`(?m)^(go_gc_gogc_percent|go_memstats_next_gc_bytes|go_gc_duration_seconds_count) (\S+)$`)
+
+func scrapeGoRuntime(t *testing.T, c *http.Client, metricsURL string) goRuntimeFigures {
+	t.Helper()
+	_, body := getBody(t, c, metricsURL, "")
+	var f goRuntimeFigures
+	found := 0
+	for _, m := range goRuntimeLine.FindAllStringSubmatch(body, -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatalf("%s: %v", m[1], err)
+		}
+		found++
+		switch m[1] {
+		case "go_gc_gogc_percent":
+			f.percent = v
+		case "go_memstats_next_gc_bytes":
+			f.nextGC = v
+		case "go_gc_duration_seconds_count":
+			f.collections = v
+		}
+	}
+	if found != 3 {
+		t.Fatalf("the scrape has %d of the collector's 3 figures:\n%s", found, body)
+	}
+	return f
+}
+
+// runUntilCollected sends requests to the child until its scrape says
+// enough collections have run (done), and returns that scrape. Each
+// request leaves a few kilobytes of garbage, so collections come.
+func runUntilCollected(t *testing.T, s *childServer, metricsURL string, done func(goRuntimeFigures) bool) goRuntimeFigures {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	for range 100 {
+		if f := scrapeGoRuntime(t, c, metricsURL); done(f) {
+			return f
+		}
+		for range 500 {
+			getBody(t, c, s.base+"/healthz", "")
+		}
+	}
+	f := scrapeGoRuntime(t, c, metricsURL)
+	t.Fatalf("after 50,000 requests, the collector says %+v", f)
+	return f
+}
+
+// metricsURLOf waits for the child to say where its metrics are.
+func metricsURLOf(t *testing.T, s *childServer) string {
+	t.Helper()
+	for range 200 {
+		for _, line := range strings.Split(s.stdout.String(), "\n") {
+			if m := metricsLine.FindStringSubmatch(line); m != nil {
+				return m[1]
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("tokend serve did not say where its metrics are\nstdout: %s", s.stdout)
+	return ""
+}
+
+// tokend serve collects garbage no sooner than at heapFloor bytes of heap,
+// as an operator sees on its metrics, unless GOGC says otherwise.
+func TestServeKeepsHeapFloor(t *testing.T) {
+	bin := tokendBinary(t)
+	t.Run("by default", func(t *testing.T) {
+		t.Parallel()
+		s := launchChild(t, bin, tempDBPath(t), "TOKEND_SESSION_KEY=0123456789abcdef0123456789abcdef",
+			"TOKEND_METRICS_ADDR=127.0.0.1:0", "GOGC=")
+		s.awaitServing(t)
+		f := runUntilCollected(t, s, metricsURLOf(t, s), func(f goRuntimeFigures) bool { return f.collections >= 1 && f.percent != 100 })
+		if f.percent <= 100 || f.nextGC < heapFloor {
+			t.Errorf("after %v collections, percent %v and next collection at %v bytes; want above 100 and at least %d", f.collections, f.percent, f.nextGC, heapFloor)
+		}
+	})
+	t.Run("with GOGC set", func(t *testing.T) {
+		t.Parallel()
+		s := launchChild(t, bin, tempDBPath(t), "TOKEND_SESSION_KEY=0123456789abcdef0123456789abcdef",
+			"TOKEND_METRICS_ADDR=127.0.0.1:0", "GOGC=100")
+		s.awaitServing(t)
+		f := runUntilCollected(t, s, metricsURLOf(t, s), func(f goRuntimeFigures) bool { return f.collections >= 3 })
+		if f.percent != 100 || f.nextGC >= heapFloor {
+			t.Errorf("after %v collections, percent %v and next collection at %v bytes; want GOGC's 100, below %d", f.collections, f.percent, f.nextGC, heapFloor)
+		}
+	})
+}
