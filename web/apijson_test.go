@@ -92,3 +92,43 @@ func TestJoinRoles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPrincipalJSON is the answer of GET /api/v1/token for a
+// personal token used before: `go test ./web/ -run '^$' -bench PrincipalJSON`.
+func BenchmarkPrincipalJSON(b *testing.B) {
+	at := time.Date(2026, 11, 30, 8, 57, 26, 0, time.UTC)
+	p := store.Principal{TokenID: 1, Kind: store.KindPersonal, Name: "rig", LastFour: "pbJT", OrgID: 1, OrgName: "Rig",
+		MemberID: 1, MemberEmail: "o@rig.test", MemberName: "Owner", Roles: []store.Role{store.RoleAdmin},
+		CreatedAt: at, LastUsedAt: at.Add(2 * time.Hour)}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = appendPrincipalJSON(buf[:0], &p)
+	}
+}
+
+// appendUTCSecond writes what AppendFormat does, over the years the store
+// can write and past them.
+func TestAppendUTCSecond(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1, 2, 3, 4, 5, 6, 0, time.UTC),
+		time.Date(999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 30, 8, 57, 26, 0, time.UTC),
+		time.Date(2028, 2, 29, 12, 30, 7, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 15, 10, 20, 30, 0, time.UTC),
+	} {
+		if got, want := string(appendUTCSecond(nil, at)), at.Format(time.RFC3339Nano); got != want {
+			t.Errorf("appendUTCSecond(%v) = %s, want %s", at, got, want)
+		}
+	}
+	for s := int64(-62167219200); s < 253402300800; s += 86400*37 + 3607 {
+		at := time.Unix(s, 0).UTC()
+		if got, want := string(appendUTCSecond(nil, at)), at.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("appendUTCSecond(%v) = %s, want %s", at, got, want)
+		}
+	}
+}
