@@ -57,8 +57,9 @@ var (
 )
 
 // Verify checks a token presented on the API from address addr and returns
-// what it may do. A malformed token or a bad checksum is refused without a
-// database read; a token seen before costs a digest and a map lookup, since
+// what it may do. A malformed token or a bad checksum is refused without
+// reading its row (a change signalled since the last check is still read
+// first, as for any check); a token seen before costs a digest and a map lookup, since
 // verified tokens are cached and the cache re-reads only what changed when
 // any process on this database revokes a token or removes a member. Use is
 // recorded at most once a minute per token, off this path.
@@ -94,7 +95,7 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 	// The shape and checksum are checked only where the cache has not
 	// answered: a cached token's digest is that of a text that passed
 	// them, and SHA-256 makes it the only text with that digest. A
-	// made-up token is still refused without a database read.
+	// made-up token is still refused without reading a row.
 	if len(text) != TokenTextLen {
 		return Principal{}, ErrTokenInvalid
 	}

@@ -19,12 +19,12 @@ import (
 // of what the check costs the server end to end.
 //
 // After each collection tokend sets the collector's percent so that the
-// next one starts no sooner than at heapFloor bytes of heap, or where
-// GOGC=100 would start it, whichever is later. A cache large enough to
-// pass the floor is collected exactly as by default, so the floor adds at
-// most heapFloor to what tokend holds. An operator who sets GOGC has
-// chosen: tokend then leaves the collector alone. GOMEMLIMIT, where set,
-// still bounds the heap.
+// heap goal of the next one (the collection itself starts somewhat
+// before it) is heapFloor bytes, or GOGC=100's goal where that is larger.
+// A cache large enough to pass the floor is collected exactly as by
+// default, so the floor adds at most heapFloor to the heap goal. An
+// operator who sets GOGC has chosen: tokend then leaves the collector
+// alone. GOMEMLIMIT, where set, still caps the heap (a soft limit).
 //
 // This is written here rather than taken from a library: the known Go GC
 // tuners (bytedance/gopkg's gctuner, after Uber's) keep a heap under a
@@ -33,7 +33,7 @@ import (
 // world, after every collection. runtime/metrics reads the live heap
 // without a stop.
 
-// heapFloor is the least heap, in bytes, at which a collection starts.
+// heapFloor is the least heap goal, in bytes.
 const heapFloor = 32 << 20
 
 // defaultGCPercent is the percent Go's collector runs at when GOGC is not
@@ -50,8 +50,8 @@ const runtimeHeapMinimum = 4 << 20
 
 var startHeapFloor sync.Once
 
-// keepHeapFloor keeps collections from starting below floor bytes of heap
-// for the rest of the process, unless GOGC is set in the environment the
+// keepHeapFloor keeps the heap goal at floor bytes at least for the rest
+// of the process, unless GOGC is set in the environment the
 // runtime read it from (set empty, it is the runtime's default, as unset).
 // It is process-wide; calling it again does nothing.
 func keepHeapFloor(floor uint64) {
@@ -59,15 +59,16 @@ func keepHeapFloor(floor uint64) {
 		if os.Getenv("GOGC") != "" {
 			return
 		}
-		f := &heapFloorKeeper{floor: floor, percent: defaultGCPercent,
-			sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+		f := &heapFloorKeeper{floor: floor, percent: defaultGCPercent, sample: []metrics.Sample{
+			{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}}
 		f.adjust()
 		f.watch()
 	})
 }
 
-// heapFloorKeeper sets the collector's percent after each collection.
-// Cleanups run one at a time on one goroutine, so its fields need no lock.
+// heapFloorKeeper sets the collector's percent after each collection. Its
+// fields need no lock: one sentinel is outstanding at a time, made after
+// the last adjust, so no two adjusts overlap.
 type heapFloorKeeper struct {
 	floor   uint64
 	percent int
@@ -89,25 +90,34 @@ func (f *heapFloorKeeper) watch() {
 	}, f)
 }
 
-// adjust sets the percent for the live heap of the last collection.
+// adjust sets the percent for what the last collection found: the live
+// heap, and the goroutine stacks and globals it scanned.
 func (f *heapFloorKeeper) adjust() {
 	metrics.Read(f.sample)
-	if f.sample[0].Value.Kind() != metrics.KindUint64 {
-		return
+	var v [3]uint64
+	for i, s := range f.sample {
+		if s.Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		v[i] = s.Value.Uint64()
 	}
-	if p := gcPercentFor(f.sample[0].Value.Uint64(), f.floor); p != f.percent {
+	if p := gcPercentFor(v[0], v[1]+v[2], f.floor); p != f.percent {
 		debug.SetGCPercent(p)
 		f.percent = p
 	}
 }
 
-// gcPercentFor is the collector's percent that starts the next collection
-// at floor bytes of heap when live bytes were found live by the last one,
-// or defaultGCPercent where that starts it later.
-func gcPercentFor(live, floor uint64) int {
-	if live == 0 || floor <= live+live*defaultGCPercent/100 {
+// gcPercentFor is the collector's percent that makes the next heap goal
+// floor bytes, when the last collection found live bytes of heap live and
+// scanned roots bytes of goroutine stacks and globals; or defaultGCPercent
+// where its goal is larger. The runtime's goal is live + (live + roots) ×
+// percent/100 (runtime/mgcpacer.go), at least runtimeHeapMinimum ×
+// percent/100.
+func gcPercentFor(live, roots, floor uint64) int {
+	scanned := live + roots
+	if live == 0 || live+scanned*defaultGCPercent/100 >= floor {
 		return defaultGCPercent
 	}
-	p := (floor - live) * 100 / live
+	p := ((floor-live)*100 + scanned - 1) / scanned // rounded up: the goal reaches the floor
 	return int(max(min(p, floor*100/runtimeHeapMinimum), defaultGCPercent))
 }

@@ -11,32 +11,42 @@ import (
 
 func TestGCPercentFor(t *testing.T) {
 	const mib = 1 << 20
+	const floor = 32 * mib
 	for _, tc := range []struct {
 		name        string
-		live, floor uint64
+		live, roots uint64
 		want        int
 	}{
-		{"no collection yet", 0, 32 * mib, 100},
+		{"no collection yet", 0, 0, 100},
 		// The runtime's own least goal, 4 MiB at 100, grows with the
 		// percent: at 800 it is the floor.
-		{"a small heap waits for the floor", 1 * mib, 32 * mib, 800},
-		{"a heap of a quarter of the floor", 8 * mib, 32 * mib, 300},
-		{"a heap of half the floor", 16 * mib, 32 * mib, 100},
-		{"past the floor, as by default", 20 * mib, 32 * mib, 100},
-		{"a large cache, as by default", 600 * mib, 32 * mib, 100},
+		{"a small heap waits for the floor", 1 * mib, 300 << 10, 800},
+		{"a heap of a quarter of the floor", 8 * mib, 0, 300},
+		{"a heap of 7 MiB, rounded up", 7 * mib, 0, 358},
+		{"a heap with its roots", 8 * mib, 4 * mib, 200},
+		{"a heap of half the floor", 16 * mib, 0, 100},
+		{"past the floor, as by default", 20 * mib, 0, 100},
+		// 2,000 connections' goroutine stacks: their own goal is past the
+		// floor, so no more than by default.
+		{"a small heap under large stacks", 1700 << 10, 51 * mib, 100},
+		{"a large cache, as by default", 600 * mib, 2 * mib, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := gcPercentFor(tc.live, tc.floor); got != tc.want {
-				t.Errorf("gcPercentFor(%d MiB, %d MiB) = %d, want %d", tc.live/mib, tc.floor/mib, got, tc.want)
+			p := gcPercentFor(tc.live, tc.roots, floor)
+			if p != tc.want {
+				t.Errorf("gcPercentFor(%d KiB, %d KiB) = %d, want %d", tc.live>>10, tc.roots>>10, p, tc.want)
 			}
-			// What the percent means: the next collection at the floor
-			// or later, and no later than the default's goal or the
-			// floor, whichever is later.
-			if tc.live > 0 {
-				goal := max(tc.live+tc.live*uint64(gcPercentFor(tc.live, tc.floor))/100, runtimeHeapMinimum*uint64(gcPercentFor(tc.live, tc.floor))/100)
-				if goal < tc.floor || goal > max(2*tc.live, tc.floor) {
-					t.Errorf("heap goal %d MiB, want from %d MiB to %d MiB", goal/mib, tc.floor/mib, max(2*tc.live, tc.floor)/mib)
-				}
+			if tc.live == 0 {
+				return
+			}
+			// What the percent means, by the runtime's rule: the next
+			// goal at the floor, or at the default's where that is larger.
+			goalAt := func(p int) uint64 {
+				return max(tc.live+(tc.live+tc.roots)*uint64(p)/100, runtimeHeapMinimum*uint64(p)/100)
+			}
+			want := max(goalAt(100), floor)
+			if goal := goalAt(p); goal < want || goal > want+(tc.live+tc.roots)/100 {
+				t.Errorf("heap goal %d KiB, want %d KiB: the floor, or the default's goal where larger", goal>>10, want>>10)
 			}
 		})
 	}
