@@ -2,7 +2,10 @@ package main
 
 import (
 	"net/http"
+	"os"
 	"regexp"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,4 +145,45 @@ func TestServeKeepsHeapFloor(t *testing.T) {
 			t.Errorf("after %v collections, percent %v and next collection at %v bytes; want GOGC's 100, below %d", f.collections, f.percent, f.nextGC, heapFloor)
 		}
 	})
+}
+
+// gcPercentNow is the collector's percent, as runtime/metrics says it.
+func gcPercentNow() uint64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// collectUntil runs collections until cond holds, each followed by a
+// chance for the keeper's cleanup to run, at most 200 of them.
+func collectUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 200 {
+		if cond() {
+			return
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+	t.Fatalf("after 200 collections, %s: the collector's percent is %d", what, gcPercentNow())
+}
+
+// The floor follows every collection, not only the first: a heap that
+// grows past it is collected as by default, and one that shrinks again
+// gets the floor back.
+func TestHeapFloorFollowsTheHeap(t *testing.T) {
+	if os.Getenv("GOGC") != "" {
+		t.Skip("GOGC is set: the floor is off, as it should be")
+	}
+	keepHeapFloor(heapFloor) // this test process's, or the one a serve test started
+	t.Cleanup(func() { runtime.GC() })
+	collectUntil(t, "a small heap gets the floor", func() bool { return gcPercentNow() > 100 })
+	live := make([]byte, 2*heapFloor)
+	for i := range live {
+		live[i] = 1 // resident, as a cache is
+	}
+	collectUntil(t, "a heap past the floor is collected as by default", func() bool { return gcPercentNow() == 100 })
+	runtime.KeepAlive(live)
+	live = nil
+	collectUntil(t, "a heap that shrinks gets the floor back", func() bool { return gcPercentNow() > 100 })
 }
