@@ -59,10 +59,11 @@ var (
 // Verify checks a token presented on the API from address addr and returns
 // what it may do. A malformed token or a bad checksum is refused without
 // reading its row (a change signalled since the last check is still read
-// first, as for any check); a token seen before costs a digest and a map lookup, since
-// verified tokens are cached and the cache re-reads only what changed when
-// any process on this database revokes a token or removes a member. Use is
-// recorded at most once a minute per token, off this path.
+// first, as for any check); a token seen before costs a digest and a map
+// lookup, since verified tokens are cached and the cache re-reads only
+// what changed when any process on this database revokes a token or
+// removes a member. Use is recorded at most once a minute per token, off
+// this path.
 func (d *DB) Verify(ctx context.Context, text, addr string) (Principal, error) {
 	return d.VerifyWith(ctx, text, addr, VerifyOptions{Record: true, Load: true})
 }
@@ -95,32 +96,24 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 	// The shape and checksum are checked only where the cache has not
 	// answered: a cached token's digest is that of a text that passed
 	// them, and SHA-256 makes it the only text with that digest. A
-	// made-up token is still refused without reading a row.
+	// made-up token is still refused without reading its row.
 	if len(text) != TokenTextLen {
 		return Principal{}, ErrTokenInvalid
 	}
 	digest := DigestOf(text)
 	c := d.cache
-	if d.signal.load() != c.seen.Load() {
-		if err := c.refreshIfSignalled(ctx); err != nil {
-			if _, ok := ParseTokenText(text); !ok {
-				return Principal{}, ErrTokenInvalid
-			}
-			return Principal{}, d.unavailableOr(err) // unsure what was revoked: refuse
-		}
-	}
-	rt := c.mu.RLock()
-	ct := c.tokens[digest.key()]
-	c.mu.RUnlock(rt)
-	if ct == nil || ct.digest != digest || ct.member != nil && ct.member.stale.Load() {
+	ct, err := c.cached(ctx, digest)
+	if ct == nil {
 		if _, ok := ParseTokenText(text); !ok {
 			return Principal{}, ErrTokenInvalid
+		}
+		if err != nil {
+			return Principal{}, d.unavailableOr(err) // unsure what was revoked: refuse
 		}
 		c.misses.Add(1)
 		if !opt.Load {
 			return Principal{}, ErrNotCached
 		}
-		var err error
 		if ct, err = c.load(ctx, digest); err != nil {
 			return Principal{}, d.unavailableOr(err)
 		}
@@ -153,6 +146,31 @@ func (d *DB) VerifyWith(ctx context.Context, text, addr string, opt VerifyOption
 		d.usage.count(ct, addr, now.Unix())
 	}
 	return p, nil
+}
+
+// cached is the token the cache holds for digest, or nil, once the cache
+// has taken in any change signalled since it last looked. If it could
+// not, it answers for no token and says why.
+func (c *tokenCache) cached(ctx context.Context, digest Digest) (*cachedToken, error) {
+	if c.d.signal.load() != c.seen.Load() {
+		if err := c.refreshIfSignalled(ctx); err != nil {
+			return nil, err
+		}
+	}
+	rt := c.mu.RLock()
+	ct := c.tokens[digest.key()]
+	c.mu.RUnlock(rt)
+	if !ct.answers(digest) {
+		return nil, nil
+	}
+	return ct, nil
+}
+
+// answers reports whether ct, which may be nil, is the cached token of
+// digest and may answer for it: its member, if any, has not changed since
+// it was read.
+func (ct *cachedToken) answers(digest Digest) bool {
+	return ct != nil && ct.digest == digest && (ct.member == nil || !ct.member.stale.Load())
 }
 
 func unixTimeOrZero(s int64) time.Time {
@@ -272,7 +290,7 @@ func (c *tokenCache) load(ctx context.Context, digest Digest) (*cachedToken, err
 	// Checks that missed at once all read the token; the first to get
 	// here caches it, and the others count their use on that one, so a
 	// token has one set of counts (and one bound on its addresses).
-	if cur := c.tokens[digest.key()]; cur != nil && cur.digest == digest && (cur.member == nil || !cur.member.stale.Load()) {
+	if cur := c.tokens[digest.key()]; cur.answers(digest) {
 		return cur, nil
 	}
 	c.insertLocked(digest, ct)
