@@ -59,8 +59,8 @@ func keepHeapFloor(floor uint64) {
 		if os.Getenv("GOGC") != "" {
 			return
 		}
-		f := &heapFloorKeeper{floor: floor, percent: defaultGCPercent, sample: []metrics.Sample{
-			{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}}
+		f := &heapFloorKeeper{floor: floor, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"},
+			{Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}, {Name: "/gc/gogc:percent"}}}
 		f.adjust()
 		f.watch()
 	})
@@ -70,9 +70,8 @@ func keepHeapFloor(floor uint64) {
 // fields need no lock: one sentinel is outstanding at a time, made after
 // the last adjust, so no two adjusts overlap.
 type heapFloorKeeper struct {
-	floor   uint64
-	percent int
-	sample  []metrics.Sample
+	floor  uint64
+	sample []metrics.Sample
 }
 
 // gcSentinel is garbage made for the collector to find: its cleanup runs
@@ -94,16 +93,15 @@ func (f *heapFloorKeeper) watch() {
 // heap, and the goroutine stacks and globals it scanned.
 func (f *heapFloorKeeper) adjust() {
 	metrics.Read(f.sample)
-	var v [3]uint64
+	var v [4]uint64 // live, stacks, globals, the percent now
 	for i, s := range f.sample {
 		if s.Value.Kind() != metrics.KindUint64 {
 			return
 		}
 		v[i] = s.Value.Uint64()
 	}
-	if p := gcPercentFor(v[0], v[1]+v[2], f.floor); p != f.percent {
+	if p := gcPercentFor(v[0], v[1]+v[2], f.floor); uint64(p) != v[3] {
 		debug.SetGCPercent(p)
-		f.percent = p
 	}
 }
 
