@@ -3,13 +3,14 @@ package main
 import (
 	"net/http"
 	"os"
-	"regexp"
 	"runtime"
 	"runtime/metrics"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 func TestGCPercentFor(t *testing.T) {
@@ -59,32 +60,27 @@ func TestGCPercentFor(t *testing.T) {
 // collector: its percent, its next heap goal and the collections so far.
 type goRuntimeFigures struct{ percent, nextGC, collections float64 }
 
-var goRuntimeLine = regexp.MustCompile(`(?m)^(go_gc_gogc_percent|go_memstats_next_gc_bytes|go_gc_duration_seconds_count) (\S+)$`)
-
 func scrapeGoRuntime(t *testing.T, c *http.Client, metricsURL string) goRuntimeFigures {
 	t.Helper()
 	_, body := getBody(t, c, metricsURL, "")
-	var f goRuntimeFigures
-	found := 0
-	for _, m := range goRuntimeLine.FindAllStringSubmatch(body, -1) {
-		v, err := strconv.ParseFloat(m[2], 64)
-		if err != nil {
-			t.Fatalf("%s: %v", m[1], err)
-		}
-		found++
-		switch m[1] {
-		case "go_gc_gogc_percent":
-			f.percent = v
-		case "go_memstats_next_gc_bytes":
-			f.nextGC = v
-		case "go_gc_duration_seconds_count":
-			f.collections = v
-		}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if found != 3 {
-		t.Fatalf("the scrape has %d of the collector's 3 figures:\n%s", found, body)
+	value := func(name string) float64 {
+		mf := mfs[name]
+		if mf == nil || len(mf.GetMetric()) != 1 {
+			t.Fatalf("the scrape has no %s:\n%s", name, body)
+		}
+		m := mf.GetMetric()[0]
+		if s := m.GetSummary(); s != nil {
+			return float64(s.GetSampleCount())
+		}
+		return m.GetGauge().GetValue()
 	}
-	return f
+	return goRuntimeFigures{percent: value("go_gc_gogc_percent"), nextGC: value("go_memstats_next_gc_bytes"),
+		collections: value("go_gc_duration_seconds")}
 }
 
 // runUntilCollected sends requests to the child until its scrape says
