@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,30 +84,36 @@ func launchChild(t *testing.T, bin, dbPath string, env ...string) *childServer {
 // awaitServing waits for the process to say where it serves, at most 20 s.
 func (s *childServer) awaitServing(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for s.base == "" {
-		for _, line := range strings.Split(s.stdout.String(), "\n") {
-			if m := servingAddr.FindStringSubmatch(line); m != nil {
-				s.base = m[1]
-			}
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("tokend serve ended before serving: %v\nstdout: %s\nstderr: %s", s.waitErr, s.stdout, s.stderr)
-		default:
-		}
-		if s.base == "" {
-			if time.Now().After(deadline) {
-				t.Fatalf("tokend serve did not say it was serving within 20s\nstdout: %s\nstderr: %s", s.stdout, s.stderr)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	s.base = s.awaitStdout(t, servingAddr, "say it was serving")[1]
 	u, err := url.Parse(s.base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.addr = "127.0.0.1:" + u.Port()
+}
+
+// awaitStdout waits, at most 20 s, for a line of the process's standard
+// output that re matches, and returns its submatches; what names the
+// line in the failure.
+func (s *childServer) awaitStdout(t *testing.T, re *regexp.Regexp, what string) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, line := range strings.Split(s.stdout.String(), "\n") {
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("tokend serve ended before it would %s: %v\nstdout: %s\nstderr: %s", what, s.waitErr, s.stdout, s.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tokend serve did not %s within 20s\nstdout: %s\nstderr: %s", what, s.stdout, s.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // waitExit waits for the process to end, at most d.

@@ -102,22 +102,7 @@ func runUntilCollected(t *testing.T, s *childServer, metricsURL string, done fun
 	return f
 }
 
-// metricsURLOf waits for the child to say where its metrics are.
-func metricsURLOf(t *testing.T, s *childServer) string {
-	t.Helper()
-	for range 200 {
-		for _, line := range strings.Split(s.stdout.String(), "\n") {
-			if m := metricsLine.FindStringSubmatch(line); m != nil {
-				return m[1]
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("tokend serve did not say where its metrics are\nstdout: %s", s.stdout)
-	return ""
-}
-
-// tokend serve collects garbage no sooner than at heapFloor bytes of heap,
+// tokend serve keeps its heap goal at heapFloor bytes at least,
 // as an operator sees on its metrics, unless GOGC says otherwise.
 func TestServeKeepsHeapFloor(t *testing.T) {
 	bin := tokendBinary(t)
@@ -126,7 +111,7 @@ func TestServeKeepsHeapFloor(t *testing.T) {
 		s := launchChild(t, bin, tempDBPath(t), "TOKEND_SESSION_KEY=0123456789abcdef0123456789abcdef",
 			"TOKEND_METRICS_ADDR=127.0.0.1:0", "GOGC=")
 		s.awaitServing(t)
-		f := runUntilCollected(t, s, metricsURLOf(t, s), func(f goRuntimeFigures) bool { return f.collections >= 1 && f.percent != 100 })
+		f := runUntilCollected(t, s, s.awaitStdout(t, metricsLine, "say where its metrics are")[1], func(f goRuntimeFigures) bool { return f.collections >= 1 && f.percent != 100 })
 		if f.percent <= 100 || f.nextGC < heapFloor {
 			t.Errorf("after %v collections, percent %v and next collection at %v bytes; want above 100 and at least %d", f.collections, f.percent, f.nextGC, heapFloor)
 		}
@@ -136,7 +121,7 @@ func TestServeKeepsHeapFloor(t *testing.T) {
 		s := launchChild(t, bin, tempDBPath(t), "TOKEND_SESSION_KEY=0123456789abcdef0123456789abcdef",
 			"TOKEND_METRICS_ADDR=127.0.0.1:0", "GOGC=100")
 		s.awaitServing(t)
-		f := runUntilCollected(t, s, metricsURLOf(t, s), func(f goRuntimeFigures) bool { return f.collections >= 3 })
+		f := runUntilCollected(t, s, s.awaitStdout(t, metricsLine, "say where its metrics are")[1], func(f goRuntimeFigures) bool { return f.collections >= 3 })
 		if f.percent != 100 || f.nextGC >= heapFloor {
 			t.Errorf("after %v collections, percent %v and next collection at %v bytes; want GOGC's 100, below %d", f.collections, f.percent, f.nextGC, heapFloor)
 		}
