@@ -143,14 +143,17 @@ func (c *coarseConn) SetDeadline(t time.Time) error {
 // when it is too near for the janitor, clearing a real deadline left
 // from before.
 func (c *coarseConn) set(t time.Time, d *deadline, real func(time.Time) error) error {
-	// net/http clears a deadline three times a request: no clock is read
-	// for that.
+	// net/http clears a deadline three times a request, and sets one long
+	// past once (to wake a read it abandons): no clock is read for either.
+	// A time before base is past; were the wall clock since stepped back,
+	// setting it on the connection itself is still right, only dearer.
 	none := t.IsZero()
 	var at int64
-	if !none {
+	near := !none && t.Before(c.l.base)
+	if !none && !near {
 		at = int64(c.l.since(t))
+		near = at < c.l.now.Load()+2*int64(c.l.tick)
 	}
-	near := !none && at < c.l.now.Load()+2*int64(c.l.tick)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if near {

@@ -226,3 +226,36 @@ func TestCoarseWallDeadline(t *testing.T) {
 		t.Fatalf("read past a wall-clock deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
 }
+
+// BenchmarkCoarseDeadlinesOfARequest is the deadlines net/http sets on a
+// kept-alive connection for one request with tokend serve's timeouts: the
+// answer's, the long-past one that wakes the read it abandons and its
+// clearing, the idle wait's, the next header's and its clearing.
+func BenchmarkCoarseDeadlinesOfARequest(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := withCoarseDeadlines(ln, deadlineTick)
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	nc, err := l.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		now := time.Now()
+		nc.SetWriteDeadline(now.Add(time.Minute))
+		nc.SetReadDeadline(aLongTimeAgo)
+		nc.SetReadDeadline(time.Time{})
+		nc.SetReadDeadline(now.Add(2 * time.Minute))
+		nc.SetReadDeadline(now.Add(5 * time.Second))
+		nc.SetReadDeadline(time.Time{})
+	}
+}
