@@ -11,9 +11,11 @@
 // as shipped (access log on) unless -access-log=false, with its metrics
 // listener on (--metrics-addr, scraped once at the end) unless
 // -metrics=false. The baseline and
-// tokend's routes are run in turns (A B A B …), several rounds, and the
-// median of each is reported: absolute figures drift from run to run on a
-// shared machine; ratios taken in one run hold.
+// tokend's routes are run in turns, several rounds, each round in the
+// order the one before ran backwards (A B C D, D C B A, …), and the median
+// of each is reported: absolute figures drift from run to run on a shared
+// machine; ratios taken in one run hold. The reversal keeps a drift within
+// the run from favouring the targets that run first in every round.
 //
 // On PostgreSQL it can also measure how soon a revoke made through one
 // instance is refused by another (-propagation) and how long `tokend db
@@ -198,7 +200,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	results := make([][]float64, len(targets))
 	rssBefore := rssKiB(srv.cmd.Process.Pid)
 	for r := 0; r < cfg.rounds; r++ {
-		for i, tg := range targets {
+		for i := range targets {
+			if r%2 == 1 {
+				i = len(targets) - 1 - i
+			}
+			tg := targets[i]
 			var header []string
 			if tg.auth {
 				header = []string{"-H", "Authorization: Bearer " + seeded.personalKey}
@@ -220,7 +226,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.metrics {
 		accessLog += ", metrics on (--metrics-addr)"
 	}
-	fmt.Fprintf(out, "\n%s, %d cores; wrk -t%d -c%d -d%s, %d rounds in turns; %d tokens stored on %s; tokend serve with %s\n",
+	fmt.Fprintf(out, "\n%s, %d cores; wrk -t%d -c%d -d%s, %d rounds in turns, every other one backwards; %d tokens stored on %s; tokend serve with %s\n",
 		host, runtime.NumCPU(), cfg.threads, cfg.conns, cfg.duration, cfg.rounds, cfg.filler+2, backend, accessLog)
 	fmt.Fprintf(out, "%-38s %10s %8s %8s  %s\n", "target", "median rps", "ratio", "paired", "rounds")
 	var baseline float64
