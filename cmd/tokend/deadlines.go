@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// Coarse deadlines. net/http sets a connection's deadlines five times a
-// request when its timeouts are on: the header's, the answer's, none, the
-// idle wait's, the next header's. Each arms or stops a timer of the Go
+// Coarse deadlines. net/http sets a connection's deadlines eight times a
+// request when its timeouts are on (Go 1.26's net/http/server.go): the
+// header's, none for the body, the answer's, none for its background read,
+// one long past to wake that read and none again, none for the answer once
+// written, the idle wait's. Each arms or stops a timer of the Go
 // runtime, which on a token check, answered in microseconds, costs about
 // a tenth of a core's time per request (a CPU profile of tokend serve under
 // wrk). The deadlines serve sets are seconds and minutes long, so they are
@@ -20,7 +22,7 @@ import (
 // in the past, as the runtime's timer would have: the blocked read or
 // write fails with os.ErrDeadlineExceeded and net/http closes the
 // connection. A deadline is enforced at most a tick late. One nearer than
-// two ticks (net/http's "now", to wake a read it abandons) is set on the
+// two ticks (net/http's long past one, aLongTimeAgo) is set on the
 // connection at once.
 
 // coarseListener gives its connections coarse deadlines, enforced every
@@ -143,7 +145,7 @@ func (c *coarseConn) SetDeadline(t time.Time) error {
 // when it is too near for the janitor, clearing a real deadline left
 // from before.
 func (c *coarseConn) set(t time.Time, d *deadline, real func(time.Time) error) error {
-	// net/http clears a deadline three times a request, and sets one long
+	// net/http clears a deadline four times a request, and sets one long
 	// past once (to wake a read it abandons): no clock is read for either.
 	// A time before base is past; were the wall clock since stepped back,
 	// setting it on the connection itself is still right, only dearer.

@@ -227,10 +227,9 @@ func TestCoarseWallDeadline(t *testing.T) {
 	}
 }
 
-// BenchmarkCoarseDeadlinesOfARequest is the deadlines net/http sets on a
-// kept-alive connection for one request with tokend serve's timeouts: the
-// answer's, the long-past one that wakes the read it abandons and its
-// clearing, the idle wait's, the next header's and its clearing.
+// BenchmarkCoarseDeadlinesOfARequest is the eight deadlines net/http sets
+// on a kept-alive connection for one request with tokend serve's timeouts
+// (see the top of deadlines.go), in its order.
 func BenchmarkCoarseDeadlinesOfARequest(b *testing.B) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -250,12 +249,13 @@ func BenchmarkCoarseDeadlinesOfARequest(b *testing.B) {
 	defer nc.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		now := time.Now()
-		nc.SetWriteDeadline(now.Add(time.Minute))
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second)) // the header's
+		nc.SetReadDeadline(time.Time{})                     // none for the body
+		nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		nc.SetReadDeadline(time.Time{}) // the background read's
 		nc.SetReadDeadline(aLongTimeAgo)
 		nc.SetReadDeadline(time.Time{})
-		nc.SetReadDeadline(now.Add(2 * time.Minute))
-		nc.SetReadDeadline(now.Add(5 * time.Second))
-		nc.SetReadDeadline(time.Time{})
+		nc.SetWriteDeadline(time.Time{})
+		nc.SetReadDeadline(time.Now().Add(2 * time.Minute)) // the idle wait's
 	}
 }
