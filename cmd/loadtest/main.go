@@ -12,10 +12,11 @@
 // listener on (--metrics-addr, scraped once at the end) unless
 // -metrics=false. The baseline and
 // tokend's routes are run in turns, several rounds, each round in the
-// order the one before ran backwards (A B C D, D C B A, …), and the median
-// of each is reported: absolute figures drift from run to run on a shared
-// machine; ratios taken in one run hold. The reversal keeps a drift within
-// the run from favouring the targets that run first in every round.
+// reverse order of the one before (A B C D, D C B A, …), and the median of
+// each is reported: absolute figures drift from run to run on a shared
+// machine; ratios taken in one run hold. The reversal keeps a steady drift
+// within the run from favouring the targets that run first in every round
+// (exactly, over an even number of rounds).
 //
 // On PostgreSQL it can also measure how soon a revoke made through one
 // instance is refused by another (-propagation) and how long `tokend db
@@ -200,9 +201,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	results := make([][]float64, len(targets))
 	rssBefore := rssKiB(srv.cmd.Process.Pid)
 	for r := 0; r < cfg.rounds; r++ {
-		for i := range targets {
+		for k := range targets {
+			i := k
 			if r%2 == 1 {
-				i = len(targets) - 1 - i
+				i = len(targets) - 1 - k
 			}
 			tg := targets[i]
 			var header []string
