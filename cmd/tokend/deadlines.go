@@ -87,9 +87,16 @@ func (l *coarseListener) janitor() {
 // since is t as a time since base. A time with a monotonic reading, as
 // time.Now().Add gives, is measured on the monotonic clock; one without
 // (time.Unix, t.UTC()) is measured from now, as the runtime measures a
-// deadline when it is set.
+// deadline when it is set, unless it is before base by the wall clock:
+// then it is past (net/http's aLongTimeAgo, once a request), and no clock
+// is read. Were the wall clock stepped back since base, such a time could
+// be ahead; it is still set on the connection itself, as a near one is,
+// which the runtime measures rightly.
 func (l *coarseListener) since(t time.Time) time.Duration {
 	if t == t.Round(0) { // no monotonic reading to strip
+		if t.Before(l.base) {
+			return t.Sub(l.base) // by the wall clocks: negative, so near
+		}
 		now := time.Now()
 		return now.Sub(l.base) + t.Sub(now)
 	}
@@ -146,16 +153,14 @@ func (c *coarseConn) SetDeadline(t time.Time) error {
 // from before.
 func (c *coarseConn) set(t time.Time, d *deadline, real func(time.Time) error) error {
 	// net/http clears a deadline four times a request, and sets one long
-	// past once (to wake a read it abandons): no clock is read for either.
-	// A time before base is past; were the wall clock since stepped back,
-	// setting it on the connection itself is still right, only dearer.
+	// past once (to wake a read it abandons): no clock is read for either
+	// (see since).
 	none := t.IsZero()
 	var at int64
-	near := !none && t.Before(c.l.base)
-	if !none && !near {
+	if !none {
 		at = int64(c.l.since(t))
-		near = at < c.l.now.Load()+2*int64(c.l.tick)
 	}
+	near := !none && at < c.l.now.Load()+2*int64(c.l.tick)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if near {
